@@ -1,1 +1,71 @@
-fn main() {}
+//! `flagwire-collector [--port N] [--write-key K]... [--quiet]`
+//!
+//! Prints the base URL (`http://127.0.0.1:PORT`) as the first stdout line, then one line per
+//! accepted message unless `--quiet`, and runs until killed.
+
+use std::io::Write;
+use std::process::exit;
+
+use flagwire_collector::{Collector, CollectorOptions};
+
+const USAGE: &str = "usage: flagwire-collector [--port N] [--write-key K]... [--quiet]
+
+Segment-compatible test collector on 127.0.0.1. Prints its base URL as the first stdout line,
+then one line per accepted message (unless --quiet). Runs until killed.
+
+  --port N         port to bind on 127.0.0.1 (default 0: an ephemeral port)
+  --write-key K    accepted write key (repeatable; default: any non-empty key)
+  --quiet, -q      do not print accepted messages
+  --help, -h       this text";
+
+fn fail(msg: &str) -> ! {
+    eprintln!("flagwire-collector: {msg}\n\n{USAGE}");
+    exit(2)
+}
+
+fn main() {
+    let mut opts = CollectorOptions { print: true, ..CollectorOptions::default() };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |what: &str| -> String {
+            inline.clone().or_else(|| args.next()).unwrap_or_else(|| fail(&format!("{name} needs {what}")))
+        };
+        match name.as_str() {
+            "--port" | "-p" => {
+                let v = value("a port number");
+                opts.port = v.parse().unwrap_or_else(|_| fail(&format!("invalid port {v:?}")));
+            }
+            "--write-key" | "-k" => opts.write_keys.push(value("a key")),
+            "--quiet" | "-q" => opts.print = false,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return;
+            }
+            _ => fail(&format!("unknown argument {arg:?}")),
+        }
+    }
+
+    // Hold stdout while starting so that the URL is always the first line (the printer thread
+    // writes through the same lock).
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let collector = match Collector::start(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            drop(out);
+            eprintln!("flagwire-collector: cannot listen: {e}");
+            exit(1)
+        }
+    };
+    let _ = writeln!(out, "{}", collector.url());
+    let _ = out.flush();
+    drop(out);
+
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,260 @@
+//! The client: config, datafile, the current pipeline (rebuilt after fork), last error.
+//! Everything here is plain Rust; `ffi` only converts arguments and delegates.
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwapOption;
+
+use crate::classify::{classify, Classification};
+use crate::config::{Config, LogLevel};
+use crate::datafile::DatafileIndex;
+use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
+use crate::event::{complete_message, experiment_viewed};
+use crate::fork;
+use crate::log::Logger;
+use crate::profile::ProfileClient;
+use crate::sender::{Pipeline, PushError};
+use crate::stats::bump;
+use crate::status::FlagwireStatus as Status;
+
+pub struct Client {
+    config: Arc<Config>,
+    logger: Logger,
+    datafile: ArcSwapOption<DatafileIndex>,
+    /// Raw `Arc<Pipeline>`; replaced (and the old one leaked) only in a forked child.
+    pipeline: AtomicPtr<Pipeline>,
+    generation: AtomicU64,
+    rebuild: Mutex<()>,
+    last_error: Mutex<Option<Cow<'static, str>>>,
+    profile: Option<ProfileClient>,
+}
+
+/// Arguments of the allocation-light fast path, borrowed from the caller.
+pub struct FlagDecision<'a> {
+    pub user_id: &'a str,
+    pub flag_key: &'a str,
+    pub rule_key: Option<&'a str>,
+    pub variation_key: Option<&'a str>,
+    pub enabled: bool,
+    pub decision_event_dispatched: Option<bool>,
+    pub attributes_json: Option<&'a str>,
+}
+
+impl Client {
+    pub fn new(config_json: &str) -> Result<Client, String> {
+        let config = Arc::new(Config::from_json(config_json)?);
+        let logger = Logger::new(config.log_level);
+        fork::install();
+        let generation = fork::generation();
+        let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
+        let pipeline = Pipeline::start(Arc::clone(&config), logger)?;
+        logger.log(LogLevel::Info, || format!("started; endpoint {}", config.endpoint));
+        Ok(Client {
+            config,
+            logger,
+            datafile: ArcSwapOption::empty(),
+            pipeline: AtomicPtr::new(Arc::into_raw(pipeline) as *mut Pipeline),
+            generation: AtomicU64::new(generation),
+            rebuild: Mutex::new(()),
+            last_error: Mutex::new(None),
+            profile,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The pipeline of this process; in a forked child the first call builds a fresh one.
+    fn pipeline(&self) -> &Pipeline {
+        let current = fork::generation();
+        if self.generation.load(Ordering::Acquire) != current {
+            self.after_fork(current);
+        }
+        // Safety: pipelines are only freed by `shutdown`, which consumes the client.
+        unsafe { &*self.pipeline.load(Ordering::Acquire) }
+    }
+
+    #[cold]
+    fn after_fork(&self, current: u64) {
+        let _guard = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation.load(Ordering::Acquire) == current {
+            return;
+        }
+        match Pipeline::start(Arc::clone(&self.config), self.logger) {
+            Ok(fresh) => {
+                // The parent's pipeline is deliberately leaked (see `fork`).
+                self.pipeline.store(Arc::into_raw(fresh) as *mut Pipeline, Ordering::Release);
+                self.generation.store(current, Ordering::Release);
+            }
+            Err(e) => self.logger.log(LogLevel::Error, || format!("after fork: {e}")),
+        }
+    }
+
+    pub fn set_error(&self, message: impl Into<Cow<'static, str>>) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|m| m.to_string())
+    }
+
+    pub fn set_datafile(&self, json: &str) -> Status {
+        match DatafileIndex::parse(json) {
+            Ok(index) => {
+                self.logger.log(LogLevel::Info, || {
+                    format!("datafile revision {:?}: {} flags", index.revision, index.flag_count())
+                });
+                self.datafile.store(Some(Arc::new(index)));
+                Status::Ok
+            }
+            Err(e) => {
+                self.set_error(format!("{e}; the previous datafile is kept"));
+                Status::InvalidJson
+            }
+        }
+    }
+
+    pub fn on_decision(&self, notification_json: &str) -> Status {
+        let at = SystemTime::now();
+        let pipeline = self.pipeline();
+        match parse_notification(notification_json) {
+            Ok(decision) => self.handle(&decision, pipeline, at),
+            Err(DecodeError::UnknownType(t)) => {
+                bump(&pipeline.stats.decisions);
+                bump(&pipeline.stats.skipped);
+                self.logger.log(LogLevel::Debug, || format!("skipped: notification type {t:?} is not handled"));
+                Status::Skipped
+            }
+            Err(DecodeError::Invalid(message)) => {
+                bump(&pipeline.stats.dropped_invalid);
+                self.set_error(message);
+                Status::InvalidJson
+            }
+        }
+    }
+
+    pub fn on_flag_decision(&self, args: &FlagDecision<'_>) -> Status {
+        let at = SystemTime::now();
+        let pipeline = self.pipeline();
+        let invalid = |message: String| {
+            bump(&pipeline.stats.dropped_invalid);
+            self.set_error(message);
+            Status::InvalidJson
+        };
+        if args.user_id.is_empty() || args.flag_key.is_empty() {
+            return invalid("on_flag_decision: `user_id` and `flag_key` must be non-empty".into());
+        }
+        let attributes = match args.attributes_json {
+            None => None,
+            Some(text) => match serde_json::from_str::<&serde_json::value::RawValue>(text) {
+                Ok(raw) => match attributes_text(Some(raw)) {
+                    Ok(a) => a,
+                    Err(e) => return invalid(format!("on_flag_decision: {e}")),
+                },
+                Err(e) => return invalid(format!("on_flag_decision: `attributes_json`: {e}")),
+            },
+        };
+        let decision = Decision {
+            decision_type: DecisionType::Flag,
+            user_id: Cow::Borrowed(args.user_id),
+            attributes,
+            flag_key: Some(Cow::Borrowed(args.flag_key)),
+            rule_key: args.rule_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            variation_key: args.variation_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            enabled: Some(args.enabled),
+            experiment_id: None,
+            variation_id: None,
+            decision_event_dispatched: args.decision_event_dispatched,
+            source: None,
+        };
+        self.handle(&decision, pipeline, at)
+    }
+
+    fn handle(&self, decision: &Decision<'_>, pipeline: &Pipeline, at: SystemTime) -> Status {
+        bump(&pipeline.stats.decisions);
+        let datafile = self.datafile.load();
+        match classify(decision, datafile.as_deref(), &self.config) {
+            Classification::Skip(reason) => {
+                bump(&pipeline.stats.skipped);
+                self.logger.log(LogLevel::Debug, || {
+                    format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
+                });
+                Status::Skipped
+            }
+            Classification::Exposure(ids) => {
+                let message = experiment_viewed(decision, &ids, &self.config, at);
+                bump(&pipeline.stats.exposures);
+                if self.logger.enabled(LogLevel::Debug) {
+                    self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
+                }
+                self.push(pipeline, message)
+            }
+        }
+    }
+
+    pub fn enqueue(&self, message_json: &str) -> Status {
+        let pipeline = self.pipeline();
+        match complete_message(message_json, SystemTime::now()) {
+            Ok(message) => self.push(pipeline, message),
+            Err(e) => {
+                bump(&pipeline.stats.dropped_invalid);
+                self.set_error(e);
+                Status::InvalidJson
+            }
+        }
+    }
+
+    fn push(&self, pipeline: &Pipeline, message: Vec<u8>) -> Status {
+        match pipeline.push(message) {
+            Ok(()) => Status::Ok,
+            Err(PushError::QueueFull) => {
+                self.set_error("queue full: event dropped (max_queue_events / max_queue_bytes reached)");
+                Status::QueueFull
+            }
+            Err(PushError::TooLarge(size)) => {
+                self.set_error(format!("message is {size} bytes serialized, over Segment's 32,000-byte limit: dropped"));
+                Status::TooLarge
+            }
+            Err(PushError::Closed) => {
+                self.set_error("client is shut down");
+                Status::Closed
+            }
+        }
+    }
+
+    pub fn flush(&self, timeout: Duration) -> Status {
+        if self.pipeline().flush(timeout) {
+            Status::Ok
+        } else {
+            self.set_error(format!("flush: deadline of {} ms passed; events stay queued", timeout.as_millis()));
+            Status::Timeout
+        }
+    }
+
+    pub fn stats_json(&self) -> String {
+        let pipeline = self.pipeline();
+        pipeline.stats.to_json(pipeline.queue_depth())
+    }
+
+    pub fn profile(&self) -> Option<&ProfileClient> {
+        self.profile.as_ref()
+    }
+
+    /// Flush with the deadline, stop the sender, free everything this process owns.
+    pub fn shutdown(self, timeout: Duration) -> Status {
+        let deadline = Instant::now() + timeout;
+        let status = self.flush(timeout);
+        let pipeline = self.pipeline();
+        let stopped = pipeline.stop(deadline.max(Instant::now() + Duration::from_millis(20)));
+        if !stopped {
+            self.logger.log(LogLevel::Warn, || "shutdown: the sender is still in a request; leaving it to finish".into());
+        }
+        // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
+        drop(unsafe { Arc::from_raw(self.pipeline.load(Ordering::Acquire) as *const Pipeline) });
+        status
+    }
+}

@@ -1,0 +1,45 @@
+//! Counters since init in this process (DESIGN §6). Relaxed atomics: they are reports, not locks.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct Stats {
+    pub decisions: AtomicU64,
+    pub exposures: AtomicU64,
+    pub skipped: AtomicU64,
+    pub enqueued: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub dropped_invalid: AtomicU64,
+    pub dropped_too_large: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub retries: AtomicU64,
+    pub batches: AtomicU64,
+    pub bytes_sent: AtomicU64,
+}
+
+pub fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Relaxed);
+}
+
+impl Stats {
+    pub fn to_json(&self, queue_depth: u64) -> String {
+        let g = |c: &AtomicU64| c.load(Relaxed);
+        serde_json::json!({
+            "decisions": g(&self.decisions),
+            "exposures": g(&self.exposures),
+            "skipped": g(&self.skipped),
+            "enqueued": g(&self.enqueued),
+            "dropped_queue_full": g(&self.dropped_queue_full),
+            "dropped_invalid": g(&self.dropped_invalid),
+            "dropped_too_large": g(&self.dropped_too_large),
+            "delivered": g(&self.delivered),
+            "failed": g(&self.failed),
+            "retries": g(&self.retries),
+            "batches": g(&self.batches),
+            "bytes_sent": g(&self.bytes_sent),
+            "queue_depth": queue_depth,
+        })
+        .to_string()
+    }
+}
