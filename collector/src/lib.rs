@@ -12,6 +12,7 @@
 //! Tests in other languages use the binary (`flagwire-collector --port 0 --quiet`) and the JSON
 //! control routes under `/_test/`.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -22,6 +23,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 /// Largest decoded body accepted on `/v1/batch` and `/v1/import` (Segment: 500KB).
@@ -968,12 +971,12 @@ fn basic_key(header: Option<&str>) -> Option<String> {
     })
 }
 
-fn decode_body(body: &[u8], encoding: Option<&str>) -> Result<Vec<u8>, String> {
+fn decode_body<'a>(body: &'a [u8], encoding: Option<&str>) -> Result<Cow<'a, [u8]>, String> {
     let enc = encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
     match enc.as_str() {
-        "" | "identity" => Ok(body.to_vec()),
+        "" | "identity" => Ok(Cow::Borrowed(body)),
         "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(body.len() * 4);
+            let mut out = Vec::with_capacity(body.len().saturating_mul(8).min(1 << 20));
             flate2::read::MultiGzDecoder::new(body)
                 .take(MAX_DECODED_BODY as u64 + 1)
                 .read_to_end(&mut out)
@@ -981,24 +984,76 @@ fn decode_body(body: &[u8], encoding: Option<&str>) -> Result<Vec<u8>, String> {
             if out.len() > MAX_DECODED_BODY {
                 return Err("decoded body too large".into());
             }
-            Ok(out)
+            Ok(Cow::Owned(out))
         }
         other => Err(format!("unsupported content-encoding: {other}")),
     }
 }
 
-fn has_id(m: &Map<String, Value>, k: &str) -> bool {
-    match m.get(k) {
+/// The fields of a message that are validated or recorded; everything else is skipped without
+/// being materialised (the batch fast path never builds a full `Value` tree).
+#[derive(Deserialize, Default)]
+struct View {
+    #[serde(rename = "type")]
+    ty: Option<Value>,
+    #[serde(rename = "userId")]
+    user_id: Option<Value>,
+    #[serde(rename = "anonymousId")]
+    anonymous_id: Option<Value>,
+    event: Option<Value>,
+    #[serde(rename = "messageId")]
+    message_id: Option<Value>,
+    #[serde(rename = "sentAt")]
+    sent_at: Option<Value>,
+    #[serde(rename = "writeKey")]
+    write_key: Option<Value>,
+}
+
+impl View {
+    fn of(doc: &Value) -> View {
+        let f = |k: &str| doc.get(k).filter(|v| !v.is_null()).cloned();
+        View {
+            ty: f("type"),
+            user_id: f("userId"),
+            anonymous_id: f("anonymousId"),
+            event: f("event"),
+            message_id: f("messageId"),
+            sent_at: f("sentAt"),
+            write_key: f("writeKey"),
+        }
+    }
+}
+
+/// The batch envelope; messages stay raw slices of the decoded body.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    batch: Option<&'a RawValue>,
+    #[serde(rename = "sentAt")]
+    sent_at: Option<Value>,
+    #[serde(rename = "writeKey")]
+    write_key: Option<Value>,
+}
+
+fn is_id(v: &Option<Value>) -> bool {
+    match v {
         Some(Value::String(s)) => !s.is_empty(),
         Some(Value::Number(_)) => true,
         _ => false,
     }
 }
 
+fn as_string(v: &Option<Value>) -> Option<String> {
+    v.as_ref().and_then(Value::as_str).map(str::to_owned)
+}
+
+fn starts_object(text: &[u8]) -> bool {
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
 /// Strict checks of one message; `implied` is the type implied by a single-message path.
-fn validate(i: usize, msg: &Value, implied: Option<&str>) -> Result<(), String> {
-    let m = msg.as_object().ok_or_else(|| format!("message {i} is not an object"))?;
-    let ty = match m.get("type") {
+fn validate(i: usize, m: &View, implied: Option<&str>) -> Result<(), String> {
+    let ty = match &m.ty {
         Some(Value::String(t)) => {
             if !MESSAGE_TYPES.contains(&t.as_str()) {
                 return Err(format!("message {i}: unknown type {t:?}"));
@@ -1010,15 +1065,17 @@ fn validate(i: usize, msg: &Value, implied: Option<&str>) -> Result<(), String> 
             }
             t.as_str()
         }
-        None if implied.is_some() => implied.unwrap_or_default(),
-        None | Some(Value::Null) => return Err(format!("message {i}: missing type")),
+        None | Some(Value::Null) => match implied {
+            Some(p) => p,
+            None => return Err(format!("message {i}: missing type")),
+        },
         Some(_) => return Err(format!("message {i}: type is not a string")),
     };
-    if !has_id(m, "userId") && !has_id(m, "anonymousId") {
+    if !is_id(&m.user_id) && !is_id(&m.anonymous_id) {
         return Err(format!("message {i}: no_user_anon_id (neither userId nor anonymousId)"));
     }
     if ty == "track" {
-        match m.get("event") {
+        match &m.event {
             Some(Value::String(e)) if !e.is_empty() => {}
             _ => return Err(format!("message {i}: track without event")),
         }
@@ -1026,30 +1083,102 @@ fn validate(i: usize, msg: &Value, implied: Option<&str>) -> Result<(), String> 
     Ok(())
 }
 
-/// What we could learn from a body even when the request is refused.
-struct Parsed {
-    doc: Value,
+/// Size of `serde_json::to_string(&message_as_value)`, computed only when it can matter.
+///
+/// Compact re-serialisation never lengthens whitespace, strings or escapes; only numbers can
+/// grow (`1e15` -> `1000000000000000.0`, at most 4.5x), so a raw message of at most
+/// `MAX_MESSAGE_BYTES / 5` bytes is certainly within the limit.
+fn compact_len_over_limit(raw: &str) -> Result<Option<usize>, String> {
+    if raw.len() <= MAX_MESSAGE_BYTES / 5 {
+        return Ok(None);
+    }
+    let v: Value = serde_json::from_str(raw).map_err(|e| format!("invalid JSON: {e}"))?;
+    let n = serde_json::to_string(&v).map_err(|e| e.to_string())?.len();
+    Ok((n > MAX_MESSAGE_BYTES).then_some(n))
 }
 
-impl Parsed {
-    fn messages(&self, ep: Endpoint) -> Option<&Vec<Value>> {
+/// A parsed body: what we could learn even when the request is refused.
+enum Parsed<'a> {
+    Batch {
+        sent_at: Option<String>,
+        write_key: Option<String>,
+        /// Err when `batch` is missing or not an array.
+        items: Result<Vec<(&'a RawValue, Result<View, String>)>, String>,
+    },
+    Single(Value, View),
+}
+
+impl<'a> Parsed<'a> {
+    fn parse(ep: Endpoint, body: &'a [u8]) -> Result<Parsed<'a>, String> {
         match ep {
-            Endpoint::Batch => self.doc.get("batch").and_then(Value::as_array),
-            Endpoint::Single(_) => None,
+            Endpoint::Batch => {
+                if !starts_object(body) {
+                    // Distinguish "not JSON" from "JSON but not an object".
+                    return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                        Ok(_) => "body is not a JSON object".into(),
+                        Err(e) => format!("invalid JSON: {e}"),
+                    });
+                }
+                let env: Envelope<'a> = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+                let items = match env.batch {
+                    None => Err("missing \"batch\" array".to_string()),
+                    Some(raw) => serde_json::from_str::<Vec<&'a RawValue>>(raw.get())
+                        .map_err(|_| "\"batch\" is not an array".to_string())
+                        .map(|list| {
+                            list.into_iter()
+                                .enumerate()
+                                .map(|(i, m)| {
+                                    let view = if starts_object(m.get().as_bytes()) {
+                                        serde_json::from_str::<View>(m.get())
+                                            .map_err(|e| format!("message {i}: {e}"))
+                                    } else {
+                                        Err(format!("message {i} is not an object"))
+                                    };
+                                    (m, view)
+                                })
+                                .collect()
+                        }),
+                };
+                Ok(Parsed::Batch {
+                    sent_at: as_string(&env.sent_at),
+                    write_key: as_string(&env.write_key),
+                    items,
+                })
+            }
+            Endpoint::Single(_) => {
+                let doc: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+                if !doc.is_object() {
+                    return Err("body is not a JSON object".into());
+                }
+                let view = View::of(&doc);
+                Ok(Parsed::Single(doc, view))
+            }
         }
     }
 
-    fn fill(&self, ep: Endpoint, rec: &mut RequestRecord) {
-        let id_of = |m: &Value| m.get("messageId").and_then(Value::as_str).map(str::to_owned);
-        rec.message_ids = match ep {
-            Endpoint::Batch => self.messages(ep).map(|a| a.iter().filter_map(id_of).collect()).unwrap_or_default(),
-            Endpoint::Single(_) => id_of(&self.doc).into_iter().collect(),
-        };
-        rec.sent_at = self.doc.get("sentAt").and_then(Value::as_str).map(str::to_owned);
+    fn write_key(&self) -> Option<&str> {
+        match self {
+            Parsed::Batch { write_key, .. } => write_key.as_deref(),
+            Parsed::Single(_, v) => v.write_key.as_ref().and_then(Value::as_str),
+        }
     }
 
-    fn write_key(&self) -> Option<&str> {
-        self.doc.get("writeKey").and_then(Value::as_str)
+    fn fill(&self, rec: &mut RequestRecord) {
+        match self {
+            Parsed::Batch { sent_at, items, .. } => {
+                rec.sent_at = sent_at.clone();
+                if let Ok(items) = items {
+                    rec.message_ids = items
+                        .iter()
+                        .filter_map(|(_, v)| v.as_ref().ok().and_then(|v| as_string(&v.message_id)))
+                        .collect();
+                }
+            }
+            Parsed::Single(_, v) => {
+                rec.sent_at = as_string(&v.sent_at);
+                rec.message_ids = as_string(&v.message_id).into_iter().collect();
+            }
+        }
     }
 }
 
@@ -1083,18 +1212,17 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
     if let Ok(d) = &decoded {
         rec.decoded_bytes = d.len();
     }
-    let parsed: Result<Parsed, String> = match &decoded {
-        Ok(d) => serde_json::from_slice::<Value>(d)
-            .map(|doc| Parsed { doc })
-            .map_err(|e| format!("invalid JSON: {e}")),
-        Err(e) => Err(e.clone()),
+    let parsed: Result<Parsed<'_>, String> = match (&decoded, ep) {
+        (Ok(d), Some(ep)) => Parsed::parse(ep, d),
+        (Ok(_), None) => Err(format!("unknown endpoint {}", req.path)),
+        (Err(e), _) => Err(e.clone()),
     };
     let header_key = basic_key(req.header("authorization"));
-    let body_key = parsed.as_ref().ok().and_then(|p| p.write_key().map(str::to_owned));
+    let body_key = parsed.as_ref().ok().and_then(Parsed::write_key);
     rec.authorization_ok = header_key.as_deref().map(|k| shared.key_ok(k)).unwrap_or(false)
-        || body_key.as_deref().map(|k| shared.key_ok(k)).unwrap_or(false);
-    if let (Ok(p), Some(ep)) = (&parsed, ep) {
-        p.fill(ep, &mut rec);
+        || body_key.map(|k| shared.key_ok(k)).unwrap_or(false);
+    if let Ok(p) = &parsed {
+        p.fill(&mut rec);
     }
 
     let mut success_code = 200;
@@ -1128,21 +1256,20 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
         }
     }
 
-    let (status, resp, accepted) = match process(shared, ep, decoded.as_deref().ok(), parsed, &rec) {
+    let (status, resp, accepted) = match process(ep, parsed, &rec) {
         Ok(accepted) => (success_code, Resp::success(success_code), accepted),
         Err((status, reason)) => (status, Resp::error(status, &reason), Vec::new()),
     };
     rec.status = status;
+    drop(decoded);
     shared.commit(rec, accepted);
     Outcome::Respond(resp)
 }
 
-/// Normal processing; Ok(accepted messages as compact JSON) or Err((status, reason)).
+/// Normal processing; Ok(accepted messages as JSON text) or Err((status, reason)).
 fn process(
-    _shared: &Shared,
     ep: Option<Endpoint>,
-    decoded: Option<&[u8]>,
-    parsed: Result<Parsed, String>,
+    parsed: Result<Parsed<'_>, String>,
     rec: &RequestRecord,
 ) -> Result<Vec<Arc<str>>, (u16, String)> {
     let ep = ep.ok_or_else(|| (404, format!("unknown endpoint {}", rec.path)))?;
@@ -1150,7 +1277,7 @@ fn process(
     if !rec.authorization_ok {
         return Err((401, "missing or invalid write key".into()));
     }
-    let size = decoded.map(<[u8]>::len).unwrap_or(0);
+    let size = rec.decoded_bytes;
     let limit = match ep {
         Endpoint::Batch => MAX_BATCH_BYTES,
         Endpoint::Single(_) => MAX_MESSAGE_BYTES,
@@ -1158,30 +1285,25 @@ fn process(
     if size > limit {
         return Err((400, format!("request too large: {size} bytes > {limit}")));
     }
-    match ep {
-        Endpoint::Batch => {
-            if !parsed.doc.is_object() {
-                return Err((400, "body is not a JSON object".into()));
-            }
-            let batch = parsed.messages(ep).ok_or_else(|| (400, "missing \"batch\" array".to_string()))?;
-            let mut compact = Vec::with_capacity(batch.len());
-            for (i, m) in batch.iter().enumerate() {
-                validate(i, m, None).map_err(|e| (400, e))?;
-                let s = serde_json::to_string(m).map_err(|e| (400, e.to_string()))?;
-                if s.len() > MAX_MESSAGE_BYTES {
-                    return Err((400, format!("message {i} too large: {} bytes > {MAX_MESSAGE_BYTES}", s.len())));
+    match parsed {
+        Parsed::Batch { items, .. } => {
+            let items = items.map_err(|e| (400, e))?;
+            for (i, (raw, view)) in items.iter().enumerate() {
+                let view = view.as_ref().map_err(|e| (400, e.clone()))?;
+                validate(i, view, None).map_err(|e| (400, e))?;
+                if let Some(n) = compact_len_over_limit(raw.get()).map_err(|e| (400, e))? {
+                    return Err((400, format!("message {i} too large: {n} bytes > {MAX_MESSAGE_BYTES}")));
                 }
-                compact.push(Arc::<str>::from(s));
             }
-            if batch.len() > MAX_BATCH_MESSAGES {
+            if items.len() > MAX_BATCH_MESSAGES {
                 // Segment answers 200 but rejects the events.
                 return Ok(Vec::new());
             }
-            Ok(compact)
+            Ok(items.iter().map(|(raw, _)| Arc::<str>::from(raw.get())).collect())
         }
-        Endpoint::Single(ty) => {
-            let mut doc = parsed.doc;
-            validate(0, &doc, Some(ty)).map_err(|e| (400, e))?;
+        Parsed::Single(mut doc, view) => {
+            let Endpoint::Single(ty) = ep else { unreachable!("single body on a batch endpoint") };
+            validate(0, &view, Some(ty)).map_err(|e| (400, e))?;
             let size = serde_json::to_string(&doc).map(|s| s.len()).unwrap_or(0);
             if size > MAX_MESSAGE_BYTES {
                 return Err((400, format!("message too large: {size} bytes > {MAX_MESSAGE_BYTES}")));

@@ -435,6 +435,21 @@ fn drop_closes_connection_without_response() {
     // Next request is served normally.
     assert_eq!(post(&c, "/v1/batch", &batch(vec![track(3)]), &[]).status, 200);
     assert_eq!(c.messages().len(), 1);
+
+    // Drop on a pooled (reused) ureq connection is an error too, not a silent retry.
+    let a = agent();
+    let send = |i: usize| {
+        a.post(format!("{}/v1/batch", c.url()))
+            .header("Authorization", basic("key"))
+            .send(&batch(vec![track(i)])[..])
+            .map(|r| r.status().as_u16())
+    };
+    assert_eq!(send(4).unwrap(), 200);
+    c.script(vec![Step::Drop]);
+    assert!(send(5).is_err());
+    assert_eq!(send(6).unwrap(), 200);
+    let statuses: Vec<u16> = c.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![0, 0, 200, 200, 0, 200]);
 }
 
 #[test]
