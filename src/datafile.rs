@@ -40,6 +40,8 @@ pub struct DatafileIndex {
 #[derive(Deserialize)]
 struct RawDatafile {
     #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
     revision: Option<String>,
     #[serde(default)]
     experiments: Vec<RawRule>,
@@ -91,7 +93,13 @@ struct RawVariation {
 
 impl DatafileIndex {
     pub fn parse(json: &str) -> Result<DatafileIndex, String> {
+        if !json.trim_start().starts_with('{') {
+            return Err("datafile: must be a JSON object".to_string());
+        }
         let raw: RawDatafile = serde_json::from_str(json).map_err(|e| format!("datafile: {e}"))?;
+        if raw.version.is_none() {
+            return Err("datafile: `version` is missing; is this an Optimizely datafile?".to_string());
+        }
         let mut index = DatafileIndex { revision: raw.revision.unwrap_or_default(), ..Default::default() };
 
         let add = |index: &mut DatafileIndex, rule: RawRule, kind: RuleKind| -> usize {

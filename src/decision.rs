@@ -132,6 +132,9 @@ pub fn attributes_text(raw: Option<&RawValue>) -> Result<Option<&str>, String> {
 
 /// Parses a whole notification (`flagwire_on_decision`).
 pub fn parse_notification(json: &str) -> Result<Decision<'_>, DecodeError> {
+    if !json.trim_start().starts_with('{') {
+        return Err(DecodeError::Invalid("notification: must be a JSON object".into()));
+    }
     let raw: RawNotification<'_> =
         serde_json::from_str(json).map_err(|e| DecodeError::Invalid(format!("notification: {e}")))?;
     let decision_type =
