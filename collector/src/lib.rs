@@ -1027,12 +1027,56 @@ impl View {
 /// The batch envelope; messages stay raw slices of the decoded body.
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(borrow)]
-    batch: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "batch_items")]
+    batch: Option<Result<Vec<&'a RawValue>, String>>,
     #[serde(rename = "sentAt")]
     sent_at: Option<Value>,
     #[serde(rename = "writeKey")]
     write_key: Option<Value>,
+}
+
+/// `batch` as raw items in one pass; a non-array `batch` is kept as an error for a clear 400.
+fn batch_items<'de, D>(d: D) -> Result<Option<Result<Vec<&'de RawValue>, String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Result<Vec<&'de RawValue>, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an array of messages")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                items.push(item);
+            }
+            Ok(Ok(items))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            Ok(Err("\"batch\" is not an array".into()))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Err("\"batch\" is not an array".into()))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Err("\"batch\" is not an array".into()))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Err("\"batch\" is not an array".into()))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Err("\"batch\" is not an array".into()))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Err("\"batch\" is not an array".into()))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Err("\"batch\" is null".into()))
+        }
+    }
+    d.deserialize_any(V).map(Some)
 }
 
 fn is_id(v: &Option<Value>) -> bool {
@@ -1122,9 +1166,7 @@ impl<'a> Parsed<'a> {
                 let env: Envelope<'a> = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
                 let items = match env.batch {
                     None => Err("missing \"batch\" array".to_string()),
-                    Some(raw) => serde_json::from_str::<Vec<&'a RawValue>>(raw.get())
-                        .map_err(|_| "\"batch\" is not an array".to_string())
-                        .map(|list| {
+                    Some(list) => list.map(|list| {
                             list.into_iter()
                                 .enumerate()
                                 .map(|(i, m)| {

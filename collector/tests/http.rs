@@ -259,8 +259,13 @@ fn gzip_bodies_are_decoded_and_bad_bodies_refused() {
     assert_eq!(r.status, 400);
     let r = post(&c, "/v1/batch", &gzip(b"{not json"), &[("Content-Encoding", "gzip")]);
     assert_eq!(r.status, 400);
-    let r = post(&c, "/v1/batch", br#"{"nobatch":[]}"#, &[]);
-    assert_eq!(r.status, 400);
+    for body in [&br#"{"nobatch":[]}"#[..], br#"{"batch":{}}"#, br#"{"batch":null}"#, br#"{"batch":"x"}"#, b"[]", b"7"] {
+        let r = post(&c, "/v1/batch", body, &[]);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(body));
+        assert_eq!(r.json()["success"], false);
+    }
+    // Trailing garbage after the JSON document.
+    assert_eq!(post(&c, "/v1/batch", br#"{"batch":[]} x"#, &[]).status, 400);
     assert_eq!(c.messages().len(), 100);
 }
 
@@ -296,6 +301,15 @@ fn message_limit_is_32000_compact_bytes() {
     // Pretty-printed (non-compact) bodies are measured compact.
     let pretty = serde_json::to_vec_pretty(&json!({"batch":[ok.clone()]})).unwrap();
     assert_eq!(post(&c, "/v1/batch", &pretty, &[]).status, 200);
+
+    // Numbers can grow when re-serialised compactly: 1e15 -> 1000000000000000.0. The limit is on
+    // serde_json's compact form, so a raw 12 KB message can be over it.
+    let nums = vec!["1e15"; 2000].join(",");
+    let grow = format!(r#"{{"type":"track","event":"e","userId":"u","properties":{{"n":[{nums}]}}}}"#);
+    assert!(grow.len() < 12_000);
+    let r = post(&c, "/v1/batch", format!(r#"{{"batch":[{grow}]}}"#).as_bytes(), &[]);
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("too large"));
 
     // Single-message paths: the body itself may be at most 32,000 bytes.
     let single_ok = serde_json::to_vec(&ok).unwrap();
