@@ -52,7 +52,7 @@ const MESSAGE_TYPES: [&str; 6] = ["track", "identify", "page", "screen", "group"
 // ---------------------------------------------------------------------------------------------
 
 /// How to start a [`Collector`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CollectorOptions {
     /// Port on 127.0.0.1; 0 picks an ephemeral port.
     pub port: u16,
@@ -60,12 +60,6 @@ pub struct CollectorOptions {
     pub write_keys: Vec<String>,
     /// Print one human-readable line per accepted message to stdout (never blocks requests).
     pub print: bool,
-}
-
-impl Default for CollectorOptions {
-    fn default() -> Self {
-        CollectorOptions { port: 0, write_keys: Vec::new(), print: false }
-    }
 }
 
 /// One request to `/v1/*` as the collector saw it, including refused and scripted ones.
@@ -101,7 +95,11 @@ pub enum Step {
     /// Sleep `delay_ms`, then: a 2xx `code` processes the request normally (and answers `code`
     /// when processing succeeds); any other code is answered as is (with `Retry-After` when
     /// given) and nothing is accepted.
-    Status { code: u16, retry_after: Option<String>, delay_ms: u64 },
+    Status {
+        code: u16,
+        retry_after: Option<String>,
+        delay_ms: u64,
+    },
     /// Read the request, then close the connection without any response.
     Drop,
     /// Never answer; hold the connection open until the collector stops.
@@ -111,14 +109,22 @@ pub enum Step {
 impl Step {
     /// `Status { code, retry_after: None, delay_ms: 0 }`.
     pub fn status(code: u16) -> Step {
-        Step::Status { code, retry_after: None, delay_ms: 0 }
+        Step::Status {
+            code,
+            retry_after: None,
+            delay_ms: 0,
+        }
     }
 
     /// JSON form: `{"status":503}`, `{"status":429,"retry_after":"1"}`,
     /// `{"status":200,"delay_ms":500}`, `{"drop":true}`, `{"hang":true}`.
     pub fn to_json(&self) -> Value {
         match self {
-            Step::Status { code, retry_after, delay_ms } => {
+            Step::Status {
+                code,
+                retry_after,
+                delay_ms,
+            } => {
                 let mut m = Map::new();
                 m.insert("status".into(), json!(code));
                 if let Some(ra) = retry_after {
@@ -136,7 +142,9 @@ impl Step {
 
     /// Inverse of [`Step::to_json`]. `retry_after` may also be a number; `delay_ms` defaults to 0.
     pub fn from_json(v: &Value) -> Result<Step, String> {
-        let o = v.as_object().ok_or_else(|| format!("step is not an object: {v}"))?;
+        let o = v
+            .as_object()
+            .ok_or_else(|| format!("step is not an object: {v}"))?;
         if o.get("drop").and_then(Value::as_bool) == Some(true) {
             return Ok(Step::Drop);
         }
@@ -149,19 +157,33 @@ impl Step {
                 .filter(|c| (100..=999).contains(c))
                 .ok_or_else(|| format!("step status must be an integer 100..=999: {v}"))?
                 as u16,
-            None => return Err(format!("step needs \"status\", \"drop\":true or \"hang\":true: {v}")),
+            None => {
+                return Err(format!(
+                    "step needs \"status\", \"drop\":true or \"hang\":true: {v}"
+                ))
+            }
         };
         let retry_after = match o.get("retry_after") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
-            Some(other) => return Err(format!("step retry_after must be a string or number: {other}")),
+            Some(other) => {
+                return Err(format!(
+                    "step retry_after must be a string or number: {other}"
+                ))
+            }
         };
         let delay_ms = match o.get("delay_ms") {
             None | Some(Value::Null) => 0,
-            Some(d) => d.as_u64().ok_or_else(|| format!("step delay_ms must be a non-negative integer: {v}"))?,
+            Some(d) => d
+                .as_u64()
+                .ok_or_else(|| format!("step delay_ms must be a non-negative integer: {v}"))?,
         };
-        Ok(Step::Status { code, retry_after, delay_ms })
+        Ok(Step::Status {
+            code,
+            retry_after,
+            delay_ms,
+        })
     }
 }
 
@@ -185,7 +207,9 @@ impl RequestRecord {
 
     /// Inverse of [`RequestRecord::to_json`]; missing fields take their zero value.
     pub fn from_json(v: &Value) -> Result<RequestRecord, String> {
-        let o = v.as_object().ok_or_else(|| format!("request record is not an object: {v}"))?;
+        let o = v
+            .as_object()
+            .ok_or_else(|| format!("request record is not an object: {v}"))?;
         let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
         let n = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
         Ok(RequestRecord {
@@ -193,13 +217,20 @@ impl RequestRecord {
             status: n("status") as u16,
             retry_count: s("retry_count"),
             content_encoding: s("content_encoding"),
-            authorization_ok: o.get("authorization_ok").and_then(Value::as_bool).unwrap_or(false),
+            authorization_ok: o
+                .get("authorization_ok")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             body_bytes: n("body_bytes") as usize,
             decoded_bytes: n("decoded_bytes") as usize,
             message_ids: o
                 .get("message_ids")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default(),
             sent_at: s("sent_at"),
             received_at_ms: n("received_at_ms"),
@@ -220,7 +251,11 @@ impl Collector {
     pub fn start(opts: CollectorOptions) -> io::Result<Collector> {
         let listener = TcpListener::bind(("127.0.0.1", opts.port))?;
         let addr = listener.local_addr()?;
-        let printer = if opts.print { Some(Printer::spawn()?) } else { None };
+        let printer = if opts.print {
+            Some(Printer::spawn()?)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             write_keys: opts.write_keys,
             data: Mutex::new(Data::default()),
@@ -237,7 +272,11 @@ impl Collector {
         let accept_thread = thread::Builder::new()
             .name(format!("collector-accept-{}", addr.port()))
             .spawn(move || accept_loop(listener, s))?;
-        Ok(Collector { shared, addr, accept_thread: Some(accept_thread) })
+        Ok(Collector {
+            shared,
+            addr,
+            accept_thread: Some(accept_thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -252,7 +291,10 @@ impl Collector {
     /// Every accepted message, in arrival order, duplicates kept.
     pub fn messages(&self) -> Vec<Value> {
         let d = self.shared.data();
-        d.messages.iter().map(|m| serde_json::from_str(m).unwrap_or(Value::Null)).collect()
+        d.messages
+            .iter()
+            .map(|m| serde_json::from_str(m).unwrap_or(Value::Null))
+            .collect()
     }
 
     /// Number of accepted messages (cheap; for benchmarks).
@@ -325,7 +367,9 @@ impl Drop for Collector {
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector").field("url", &self.url()).finish()
+        f.debug_struct("Collector")
+            .field("url", &self.url())
+            .finish()
     }
 }
 
@@ -382,7 +426,11 @@ impl Shared {
     /// Records a request and the messages it got accepted, atomically.
     fn commit(&self, rec: RequestRecord, accepted: Vec<Arc<str>>) {
         let any = !accepted.is_empty();
-        let printed = if any && self.printer.is_some() { accepted.clone() } else { Vec::new() };
+        let printed = if any && self.printer.is_some() {
+            accepted.clone()
+        } else {
+            Vec::new()
+        };
         {
             let mut d = self.data();
             d.requests.push(rec);
@@ -411,7 +459,11 @@ impl Shared {
             if now >= deadline || self.stopped() {
                 return (false, count);
             }
-            d = self.data_cv.wait_timeout(d, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            d = self
+                .data_cv
+                .wait_timeout(d, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -427,7 +479,11 @@ impl Shared {
             if now >= deadline || self.stopped() {
                 return;
             }
-            g = self.stop_cv.wait_timeout(g, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            g = self
+                .stop_cv
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 
@@ -454,7 +510,9 @@ impl Printer {
         let (tx, rx) = sync_channel::<Arc<str>>(PRINT_QUEUE);
         let skipped = Arc::new(AtomicU64::new(0));
         let sk = skipped.clone();
-        thread::Builder::new().name("collector-printer".into()).spawn(move || printer_loop(rx, sk))?;
+        thread::Builder::new()
+            .name("collector-printer".into())
+            .spawn(move || printer_loop(rx, sk))?;
         Ok(Printer { tx, skipped })
     }
 
@@ -529,16 +587,21 @@ pub fn format_line(raw: &str) -> String {
         line.push_str("  ");
         line.push_str(&n.to_string());
     }
-    let id = |k: &str| v.get(k).filter(|x| !x.is_null()).map(|x| match x {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
+    let id = |k: &str| {
+        v.get(k).filter(|x| !x.is_null()).map(|x| match x {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
     if let Some(u) = id("userId") {
         line.push_str(&format!("  userId={u}"));
     } else if let Some(a) = id("anonymousId") {
         line.push_str(&format!("  anonymousId={a}"));
     }
-    let props = v.get("properties").or_else(|| v.get("traits")).and_then(Value::as_object);
+    let props = v
+        .get("properties")
+        .or_else(|| v.get("traits"))
+        .and_then(Value::as_object);
     let ps = |p: &Map<String, Value>, k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
     let summary = match props {
         Some(p) if ps(p, "flagKey").is_some() || ps(p, "variationKey").is_some() => {
@@ -549,11 +612,13 @@ pub fn format_line(raw: &str) -> String {
                 None => format!("{flag} -> {var}"),
             }
         }
-        Some(p) if ps(p, "experiment_name").is_some() || ps(p, "variation_name").is_some() => format!(
-            "{} -> {}",
-            ps(p, "experiment_name").unwrap_or_else(|| "?".into()),
-            ps(p, "variation_name").unwrap_or_else(|| "?".into())
-        ),
+        Some(p) if ps(p, "experiment_name").is_some() || ps(p, "variation_name").is_some() => {
+            format!(
+                "{} -> {}",
+                ps(p, "experiment_name").unwrap_or_else(|| "?".into()),
+                ps(p, "variation_name").unwrap_or_else(|| "?".into())
+            )
+        }
         Some(p) if !p.is_empty() => Value::Object(p.clone()).to_string(),
         _ => raw.to_owned(),
     };
@@ -625,7 +690,10 @@ fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
             Err(_) => return,
         }
     }
-    let _guard = ConnGuard { shared: &shared, id };
+    let _guard = ConnGuard {
+        shared: &shared,
+        id,
+    };
     let _ = stream.set_nodelay(true);
     let mut reader = match stream.try_clone() {
         Ok(r) => BufReader::with_capacity(64 << 10, r),
@@ -684,7 +752,10 @@ struct HttpRequest {
 
 impl HttpRequest {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn query_param(&self, name: &str) -> Option<&str> {
@@ -709,7 +780,11 @@ impl From<io::Error> for ReadError {
 }
 
 /// Reads one line (without CRLF) into `buf`; Ok(false) on EOF before any byte.
-fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, budget: &mut usize) -> Result<bool, ReadError> {
+fn read_line<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    budget: &mut usize,
+) -> Result<bool, ReadError> {
     buf.clear();
     let n = r.by_ref().take(*budget as u64 + 1).read_until(b'\n', buf)?;
     if n == 0 {
@@ -729,7 +804,10 @@ fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, budget: &mut usize) -> Re
     Ok(true)
 }
 
-fn read_request<R: BufRead>(r: &mut R, w: &mut TcpStream) -> Result<Option<HttpRequest>, ReadError> {
+fn read_request<R: BufRead>(
+    r: &mut R,
+    w: &mut TcpStream,
+) -> Result<Option<HttpRequest>, ReadError> {
     let mut budget = MAX_HEAD_BYTES;
     let mut line = Vec::with_capacity(256);
     // Request line (skipping stray empty lines between requests).
@@ -750,7 +828,12 @@ fn read_request<R: BufRead>(r: &mut R, w: &mut TcpStream) -> Result<Option<HttpR
     let http10 = match version.as_str() {
         "HTTP/1.1" => false,
         "HTTP/1.0" => true,
-        _ => return Err(ReadError::Bad(505, "only HTTP/1.0 and HTTP/1.1 are supported".into())),
+        _ => {
+            return Err(ReadError::Bad(
+                505,
+                "only HTTP/1.0 and HTTP/1.1 are supported".into(),
+            ))
+        }
     };
     let mut headers = Vec::new();
     loop {
@@ -761,16 +844,32 @@ fn read_request<R: BufRead>(r: &mut R, w: &mut TcpStream) -> Result<Option<HttpR
             break;
         }
         let text = String::from_utf8_lossy(&line);
-        let (k, v) = text.split_once(':').ok_or_else(|| ReadError::Bad(400, "malformed header".into()))?;
+        let (k, v) = text
+            .split_once(':')
+            .ok_or_else(|| ReadError::Bad(400, "malformed header".into()))?;
         headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
     }
-    let get = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let connection = get("connection").map(str::to_ascii_lowercase).unwrap_or_default();
-    let keep_alive = if http10 { connection.contains("keep-alive") } else { !connection.contains("close") };
-    let chunked = get("transfer-encoding").map(|te| te.to_ascii_lowercase().contains("chunked")).unwrap_or(false);
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let connection = get("connection")
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let keep_alive = if http10 {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
+    let chunked = get("transfer-encoding")
+        .map(|te| te.to_ascii_lowercase().contains("chunked"))
+        .unwrap_or(false);
     let content_length = match get("content-length") {
         Some(cl) if !chunked => Some(
-            cl.parse::<usize>().map_err(|_| ReadError::Bad(400, "invalid content-length".into()))?,
+            cl.parse::<usize>()
+                .map_err(|_| ReadError::Bad(400, "invalid content-length".into()))?,
         ),
         _ => None,
     };
@@ -780,7 +879,12 @@ fn read_request<R: BufRead>(r: &mut R, w: &mut TcpStream) -> Result<Option<HttpR
         }
     }
     let has_body = chunked || content_length.unwrap_or(0) > 0;
-    if has_body && !http10 && get("expect").map(|e| e.eq_ignore_ascii_case("100-continue")).unwrap_or(false) {
+    if has_body
+        && !http10
+        && get("expect")
+            .map(|e| e.eq_ignore_ascii_case("100-continue"))
+            .unwrap_or(false)
+    {
         w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let body = if chunked {
@@ -796,7 +900,15 @@ fn read_request<R: BufRead>(r: &mut R, w: &mut TcpStream) -> Result<Option<HttpR
         Some((p, q)) => (p.to_owned(), q.to_owned()),
         None => (target, String::new()),
     };
-    Ok(Some(HttpRequest { method, path, query, http10, keep_alive, headers, body }))
+    Ok(Some(HttpRequest {
+        method,
+        path,
+        query,
+        http10,
+        keep_alive,
+        headers,
+        body,
+    }))
 }
 
 fn read_chunked<R: BufRead>(r: &mut R) -> Result<Vec<u8>, ReadError> {
@@ -842,11 +954,21 @@ struct Resp {
 
 impl Resp {
     fn json(status: u16, v: &Value) -> Resp {
-        Resp { status, body: v.to_string().into_bytes(), headers: Vec::new(), close: false }
+        Resp {
+            status,
+            body: v.to_string().into_bytes(),
+            headers: Vec::new(),
+            close: false,
+        }
     }
 
     fn raw_json(status: u16, body: Vec<u8>) -> Resp {
-        Resp { status, body, headers: Vec::new(), close: false }
+        Resp {
+            status,
+            body,
+            headers: Vec::new(),
+            close: false,
+        }
     }
 
     fn success(status: u16) -> Resp {
@@ -900,9 +1022,18 @@ fn write_response(w: &mut TcpStream, resp: &Resp, http10: bool) -> io::Result<()
     let bodyless = resp.status < 200 || resp.status == 204 || resp.status == 304;
     let body: &[u8] = if bodyless { &[] } else { &resp.body };
     let mut out = Vec::with_capacity(192 + body.len());
-    write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason_phrase(resp.status))?;
+    write!(
+        out,
+        "HTTP/1.1 {} {}\r\n",
+        resp.status,
+        reason_phrase(resp.status)
+    )?;
     if !bodyless {
-        write!(out, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
+        write!(
+            out,
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        )?;
     }
     for (k, v) in &resp.headers {
         write!(out, "{k}: {v}\r\n")?;
@@ -939,7 +1070,10 @@ fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -952,7 +1086,10 @@ fn endpoint(path: &str) -> Option<Endpoint> {
     let rest = path.strip_prefix("/v1/")?.trim_end_matches('/');
     match rest {
         "batch" | "import" => Some(Endpoint::Batch),
-        other => MESSAGE_TYPES.iter().find(|t| **t == other).map(|t| Endpoint::Single(t)),
+        other => MESSAGE_TYPES
+            .iter()
+            .find(|t| **t == other)
+            .map(|t| Endpoint::Single(t)),
     }
 }
 
@@ -963,7 +1100,9 @@ fn basic_key(header: Option<&str>) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let bytes = base64::engine::general_purpose::STANDARD.decode(cred.trim()).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cred.trim())
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     Some(match text.split_once(':') {
         Some((k, _)) => k.to_owned(),
@@ -972,7 +1111,9 @@ fn basic_key(header: Option<&str>) -> Option<String> {
 }
 
 fn decode_body<'a>(body: &'a [u8], encoding: Option<&str>) -> Result<Cow<'a, [u8]>, String> {
-    let enc = encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+    let enc = encoding
+        .map(|e| e.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     match enc.as_str() {
         "" | "identity" => Ok(Cow::Borrowed(body)),
         "gzip" | "x-gzip" => {
@@ -1046,15 +1187,24 @@ where
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("an array of messages")
         }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
             let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
             while let Some(item) = seq.next_element::<&'de RawValue>()? {
                 items.push(item);
             }
             Ok(Ok(items))
         }
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
             Ok(Err("\"batch\" is not an array".into()))
         }
         fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
@@ -1116,7 +1266,9 @@ fn validate(i: usize, m: &View, implied: Option<&str>) -> Result<(), String> {
         Some(_) => return Err(format!("message {i}: type is not a string")),
     };
     if !is_id(&m.user_id) && !is_id(&m.anonymous_id) {
-        return Err(format!("message {i}: no_user_anon_id (neither userId nor anonymousId)"));
+        return Err(format!(
+            "message {i}: no_user_anon_id (neither userId nor anonymousId)"
+        ));
     }
     if ty == "track" {
         match &m.event {
@@ -1141,13 +1293,16 @@ fn compact_len_over_limit(raw: &str) -> Result<Option<usize>, String> {
     Ok((n > MAX_MESSAGE_BYTES).then_some(n))
 }
 
+/// Raw batch items, each with its parsed view (or why it could not be parsed).
+type Items<'a> = Vec<(&'a RawValue, Result<View, String>)>;
+
 /// A parsed body: what we could learn even when the request is refused.
 enum Parsed<'a> {
     Batch {
         sent_at: Option<String>,
         write_key: Option<String>,
         /// Err when `batch` is missing or not an array.
-        items: Result<Vec<(&'a RawValue, Result<View, String>)>, String>,
+        items: Result<Items<'a>, String>,
     },
     Single(Value, View),
 }
@@ -1158,28 +1313,31 @@ impl<'a> Parsed<'a> {
             Endpoint::Batch => {
                 if !starts_object(body) {
                     // Distinguish "not JSON" from "JSON but not an object".
-                    return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                        Ok(_) => "body is not a JSON object".into(),
-                        Err(e) => format!("invalid JSON: {e}"),
-                    });
+                    return Err(
+                        match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                            Ok(_) => "body is not a JSON object".into(),
+                            Err(e) => format!("invalid JSON: {e}"),
+                        },
+                    );
                 }
-                let env: Envelope<'a> = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+                let env: Envelope<'a> =
+                    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
                 let items = match env.batch {
                     None => Err("missing \"batch\" array".to_string()),
                     Some(list) => list.map(|list| {
-                            list.into_iter()
-                                .enumerate()
-                                .map(|(i, m)| {
-                                    let view = if starts_object(m.get().as_bytes()) {
-                                        serde_json::from_str::<View>(m.get())
-                                            .map_err(|e| format!("message {i}: {e}"))
-                                    } else {
-                                        Err(format!("message {i} is not an object"))
-                                    };
-                                    (m, view)
-                                })
-                                .collect()
-                        }),
+                        list.into_iter()
+                            .enumerate()
+                            .map(|(i, m)| {
+                                let view = if starts_object(m.get().as_bytes()) {
+                                    serde_json::from_str::<View>(m.get())
+                                        .map_err(|e| format!("message {i}: {e}"))
+                                } else {
+                                    Err(format!("message {i} is not an object"))
+                                };
+                                (m, view)
+                            })
+                            .collect()
+                    }),
                 };
                 Ok(Parsed::Batch {
                     sent_at: as_string(&env.sent_at),
@@ -1188,7 +1346,8 @@ impl<'a> Parsed<'a> {
                 })
             }
             Endpoint::Single(_) => {
-                let doc: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+                let doc: Value =
+                    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
                 if !doc.is_object() {
                     return Err("body is not a JSON object".into());
                 }
@@ -1261,7 +1420,10 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
     };
     let header_key = basic_key(req.header("authorization"));
     let body_key = parsed.as_ref().ok().and_then(Parsed::write_key);
-    rec.authorization_ok = header_key.as_deref().map(|k| shared.key_ok(k)).unwrap_or(false)
+    rec.authorization_ok = header_key
+        .as_deref()
+        .map(|k| shared.key_ok(k))
+        .unwrap_or(false)
         || body_key.map(|k| shared.key_ok(k)).unwrap_or(false);
     if let Ok(p) = &parsed {
         p.fill(&mut rec);
@@ -1278,7 +1440,11 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
             shared.commit(rec, Vec::new());
             return Outcome::Hang;
         }
-        Some(Step::Status { code, retry_after, delay_ms }) => {
+        Some(Step::Status {
+            code,
+            retry_after,
+            delay_ms,
+        }) => {
             shared.sleep(delay_ms);
             if shared.stopped() {
                 shared.commit(rec, Vec::new());
@@ -1334,24 +1500,36 @@ fn process(
                 let view = view.as_ref().map_err(|e| (400, e.clone()))?;
                 validate(i, view, None).map_err(|e| (400, e))?;
                 if let Some(n) = compact_len_over_limit(raw.get()).map_err(|e| (400, e))? {
-                    return Err((400, format!("message {i} too large: {n} bytes > {MAX_MESSAGE_BYTES}")));
+                    return Err((
+                        400,
+                        format!("message {i} too large: {n} bytes > {MAX_MESSAGE_BYTES}"),
+                    ));
                 }
             }
             if items.len() > MAX_BATCH_MESSAGES {
                 // Segment answers 200 but rejects the events.
                 return Ok(Vec::new());
             }
-            Ok(items.iter().map(|(raw, _)| Arc::<str>::from(raw.get())).collect())
+            Ok(items
+                .iter()
+                .map(|(raw, _)| Arc::<str>::from(raw.get()))
+                .collect())
         }
         Parsed::Single(mut doc, view) => {
-            let Endpoint::Single(ty) = ep else { unreachable!("single body on a batch endpoint") };
+            let Endpoint::Single(ty) = ep else {
+                unreachable!("single body on a batch endpoint")
+            };
             validate(0, &view, Some(ty)).map_err(|e| (400, e))?;
             let size = serde_json::to_string(&doc).map(|s| s.len()).unwrap_or(0);
             if size > MAX_MESSAGE_BYTES {
-                return Err((400, format!("message too large: {size} bytes > {MAX_MESSAGE_BYTES}")));
+                return Err((
+                    400,
+                    format!("message too large: {size} bytes > {MAX_MESSAGE_BYTES}"),
+                ));
             }
             if let Some(o) = doc.as_object_mut() {
-                o.entry("type").or_insert_with(|| Value::String(ty.to_owned()));
+                o.entry("type")
+                    .or_insert_with(|| Value::String(ty.to_owned()));
             }
             let s = serde_json::to_string(&doc).map_err(|e| (400, e.to_string()))?;
             Ok(vec![Arc::from(s)])
@@ -1382,12 +1560,20 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
             Resp::raw_json(200, body)
         }
         "/_test/requests" => {
-            let reqs: Vec<Value> = shared.data().requests.iter().map(RequestRecord::to_json).collect();
+            let reqs: Vec<Value> = shared
+                .data()
+                .requests
+                .iter()
+                .map(RequestRecord::to_json)
+                .collect();
             Resp::json(200, &json!({"requests": reqs}))
         }
         "/_test/count" => {
             let d = shared.data();
-            Resp::json(200, &json!({"count": d.messages.len(), "requests": d.requests.len()}))
+            Resp::json(
+                200,
+                &json!({"count": d.messages.len(), "requests": d.requests.len()}),
+            )
         }
         "/_test/reset" => {
             shared.reset();
@@ -1400,7 +1586,12 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
         "/_test/script" => {
             let doc: Value = match serde_json::from_slice(&req.body) {
                 Ok(v) => v,
-                Err(e) => return Resp::json(400, &json!({"ok": false, "error": format!("invalid JSON: {e}")})),
+                Err(e) => {
+                    return Resp::json(
+                        400,
+                        &json!({"ok": false, "error": format!("invalid JSON: {e}")}),
+                    )
+                }
             };
             let list = match &doc {
                 Value::Array(a) => Some(a),
@@ -1408,7 +1599,10 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
                 _ => None,
             };
             let Some(list) = list else {
-                return Resp::json(400, &json!({"ok": false, "error": "expected {\"steps\":[...]}"}));
+                return Resp::json(
+                    400,
+                    &json!({"ok": false, "error": "expected {\"steps\":[...]}"}),
+                );
             };
             let steps: Result<Vec<Step>, String> = list.iter().map(Step::from_json).collect();
             match steps {
@@ -1424,16 +1618,23 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
             let count = match req.query_param("count").map(str::parse::<usize>) {
                 None => 1,
                 Some(Ok(n)) => n,
-                Some(Err(_)) => return Resp::json(400, &json!({"ok": false, "error": "invalid count"})),
+                Some(Err(_)) => {
+                    return Resp::json(400, &json!({"ok": false, "error": "invalid count"}))
+                }
             };
             let timeout_ms = match req.query_param("timeout_ms").map(str::parse::<u64>) {
                 None => 5000,
                 Some(Ok(n)) => n,
-                Some(Err(_)) => return Resp::json(400, &json!({"ok": false, "error": "invalid timeout_ms"})),
+                Some(Err(_)) => {
+                    return Resp::json(400, &json!({"ok": false, "error": "invalid timeout_ms"}))
+                }
             };
             let (ok, n) = shared.wait_for(count, Duration::from_millis(timeout_ms));
             Resp::json(200, &json!({"ok": ok, "count": n}))
         }
-        _ => Resp::json(404, &json!({"ok": false, "error": format!("unknown control route {}", req.path)})),
+        _ => Resp::json(
+            404,
+            &json!({"ok": false, "error": format!("unknown control route {}", req.path)}),
+        ),
     }
 }

@@ -24,7 +24,10 @@ fn fail(msg: &str) -> ! {
 }
 
 fn main() {
-    let mut opts = CollectorOptions { print: true, ..CollectorOptions::default() };
+    let mut opts = CollectorOptions {
+        print: true,
+        ..CollectorOptions::default()
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -32,12 +35,17 @@ fn main() {
             _ => (arg.clone(), None),
         };
         let mut value = |what: &str| -> String {
-            inline.clone().or_else(|| args.next()).unwrap_or_else(|| fail(&format!("{name} needs {what}")))
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .unwrap_or_else(|| fail(&format!("{name} needs {what}")))
         };
         match name.as_str() {
             "--port" | "-p" => {
                 let v = value("a port number");
-                opts.port = v.parse().unwrap_or_else(|_| fail(&format!("invalid port {v:?}")));
+                opts.port = v
+                    .parse()
+                    .unwrap_or_else(|_| fail(&format!("invalid port {v:?}")));
             }
             "--write-key" | "-k" => opts.write_keys.push(value("a key")),
             "--quiet" | "-q" => opts.print = false,

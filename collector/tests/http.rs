@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use flagwire_collector::{
-    format_line, Collector, CollectorOptions, RequestRecord, Step, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES,
+    format_line, Collector, CollectorOptions, RequestRecord, Step, MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
 };
 use serde_json::{json, Value};
 
@@ -23,10 +24,14 @@ struct Resp {
 
 impl Resp {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("bad JSON {e}: {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("bad JSON {e}: {:?}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -44,8 +49,17 @@ impl Conn {
         Conn { w, r }
     }
 
-    fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Resp> {
-        let mut out = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n", body.len());
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Resp> {
+        let mut out = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n",
+            body.len()
+        );
         for (k, v) in headers {
             out.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -80,18 +94,28 @@ impl Conn {
             .unwrap_or(0);
         let mut body = vec![0; len];
         self.r.read_exact(&mut body)?;
-        Ok(Resp { status, headers, body })
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
 fn basic(key: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+    )
 }
 
 /// POST on a fresh connection with Basic auth `key`.
 fn post(c: &Collector, path: &str, body: &[u8], extra: &[(&str, &str)]) -> Resp {
     let auth = basic("key");
-    let mut h = vec![("Authorization", auth.as_str()), ("Content-Type", "application/json")];
+    let mut h = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
     h.extend_from_slice(extra);
     Conn::open(c).send("POST", path, &h, body).unwrap()
 }
@@ -106,7 +130,9 @@ fn track(i: usize) -> Value {
 }
 
 fn batch(msgs: Vec<Value>) -> Vec<u8> {
-    json!({"batch": msgs, "sentAt": "2024-01-01T00:00:00.000Z"}).to_string().into_bytes()
+    json!({"batch": msgs, "sentAt": "2024-01-01T00:00:00.000Z"})
+        .to_string()
+        .into_bytes()
 }
 
 fn gzip(b: &[u8]) -> Vec<u8> {
@@ -155,7 +181,12 @@ fn batch_body_of_size(size: usize) -> Vec<u8> {
 fn accepts_batch_and_records_request() {
     let c = start();
     assert!(c.url().starts_with("http://127.0.0.1:") && !c.url().ends_with('/'));
-    let r = post(&c, "/v1/batch", &batch(vec![track(1), track(2)]), &[("User-Agent", "t/1"), ("X-Retry-Count", "0")]);
+    let r = post(
+        &c,
+        "/v1/batch",
+        &batch(vec![track(1), track(2)]),
+        &[("User-Agent", "t/1"), ("X-Retry-Count", "0")],
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"success": true}));
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -179,14 +210,29 @@ fn accepts_batch_and_records_request() {
 #[test]
 fn single_message_paths_imply_type_and_import_is_batch() {
     let c = start();
-    let r = post(&c, "/v1/track", br#"{"event":"E","anonymousId":"a","messageId":"s1"}"#, &[]);
+    let r = post(
+        &c,
+        "/v1/track",
+        br#"{"event":"E","anonymousId":"a","messageId":"s1"}"#,
+        &[],
+    );
     assert_eq!(r.status, 200);
-    let r = post(&c, "/v1/identify", br#"{"userId":"u","traits":{"a":1}}"#, &[]);
+    let r = post(
+        &c,
+        "/v1/identify",
+        br#"{"userId":"u","traits":{"a":1}}"#,
+        &[],
+    );
     assert_eq!(r.status, 200);
     let r = post(&c, "/v1/import", &batch(vec![track(3)]), &[]);
     assert_eq!(r.status, 200);
     // Explicit type contradicting the path is a client bug.
-    let r = post(&c, "/v1/page", br#"{"type":"track","event":"E","userId":"u"}"#, &[]);
+    let r = post(
+        &c,
+        "/v1/page",
+        br#"{"type":"track","event":"E","userId":"u"}"#,
+        &[],
+    );
     assert_eq!(r.status, 400);
     let m = c.messages();
     assert_eq!(m[0]["type"], "track");
@@ -201,39 +247,75 @@ fn single_message_paths_imply_type_and_import_is_batch() {
 
 #[test]
 fn auth_refusal() {
-    let c = Collector::start(CollectorOptions { write_keys: vec!["good".into()], ..Default::default() }).unwrap();
+    let c = Collector::start(CollectorOptions {
+        write_keys: vec!["good".into()],
+        ..Default::default()
+    })
+    .unwrap();
     let body = batch(vec![track(1)]);
     let auth_bad = basic("bad");
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[("Authorization", &auth_bad)], &body).unwrap();
+    let r = Conn::open(&c)
+        .send("POST", "/v1/batch", &[("Authorization", &auth_bad)], &body)
+        .unwrap();
     assert_eq!(r.status, 401);
     assert_eq!(r.json()["success"], false);
     // No credentials at all.
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[], &body).unwrap();
+    let r = Conn::open(&c)
+        .send("POST", "/v1/batch", &[], &body)
+        .unwrap();
     assert_eq!(r.status, 401);
     // Empty key.
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[("Authorization", &basic(""))], &body).unwrap();
+    let r = Conn::open(&c)
+        .send("POST", "/v1/batch", &[("Authorization", &basic(""))], &body)
+        .unwrap();
     assert_eq!(r.status, 401);
     assert!(c.messages().is_empty());
     let reqs = c.requests();
-    assert_eq!(reqs.iter().map(|r| r.status).collect::<Vec<_>>(), vec![401, 401, 401]);
+    assert_eq!(
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![401, 401, 401]
+    );
     assert!(reqs.iter().all(|r| !r.authorization_ok));
     // Good key in the header, and in the body.
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[("Authorization", &basic("good"))], &body).unwrap();
+    let r = Conn::open(&c)
+        .send(
+            "POST",
+            "/v1/batch",
+            &[("Authorization", &basic("good"))],
+            &body,
+        )
+        .unwrap();
     assert_eq!(r.status, 200);
     let body_key = json!({"batch":[track(2)], "writeKey":"good"}).to_string();
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[], body_key.as_bytes()).unwrap();
+    let r = Conn::open(&c)
+        .send("POST", "/v1/batch", &[], body_key.as_bytes())
+        .unwrap();
     assert_eq!(r.status, 200);
     // Basic without the colon is tolerated.
-    let nocolon = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("good"));
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[("Authorization", &nocolon)], &body).unwrap();
+    let nocolon = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("good")
+    );
+    let r = Conn::open(&c)
+        .send("POST", "/v1/batch", &[("Authorization", &nocolon)], &body)
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(c.messages().len(), 3);
 
     // Open collector: any non-empty key.
     let open = start();
-    let r = Conn::open(&open).send("POST", "/v1/batch", &[("Authorization", &basic("anything"))], &body).unwrap();
+    let r = Conn::open(&open)
+        .send(
+            "POST",
+            "/v1/batch",
+            &[("Authorization", &basic("anything"))],
+            &body,
+        )
+        .unwrap();
     assert_eq!(r.status, 200);
-    let r = Conn::open(&open).send("POST", "/v1/batch", &[], &body).unwrap();
+    let r = Conn::open(&open)
+        .send("POST", "/v1/batch", &[], &body)
+        .unwrap();
     assert_eq!(r.status, 401);
 }
 
@@ -251,15 +333,32 @@ fn gzip_bodies_are_decoded_and_bad_bodies_refused() {
     assert_eq!(q.decoded_bytes, raw.len());
     assert_eq!(q.message_ids.len(), 100);
 
-    let r = post(&c, "/v1/batch", b"not gzip at all", &[("Content-Encoding", "gzip")]);
+    let r = post(
+        &c,
+        "/v1/batch",
+        b"not gzip at all",
+        &[("Content-Encoding", "gzip")],
+    );
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["success"], false);
     assert!(r.json()["error"].as_str().unwrap().contains("gzip"));
     let r = post(&c, "/v1/batch", b"{not json", &[]);
     assert_eq!(r.status, 400);
-    let r = post(&c, "/v1/batch", &gzip(b"{not json"), &[("Content-Encoding", "gzip")]);
+    let r = post(
+        &c,
+        "/v1/batch",
+        &gzip(b"{not json"),
+        &[("Content-Encoding", "gzip")],
+    );
     assert_eq!(r.status, 400);
-    for body in [&br#"{"nobatch":[]}"#[..], br#"{"batch":{}}"#, br#"{"batch":null}"#, br#"{"batch":"x"}"#, b"[]", b"7"] {
+    for body in [
+        &br#"{"nobatch":[]}"#[..],
+        br#"{"batch":{}}"#,
+        br#"{"batch":null}"#,
+        br#"{"batch":"x"}"#,
+        b"[]",
+        b"7",
+    ] {
         let r = post(&c, "/v1/batch", body, &[]);
         assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(body));
         assert_eq!(r.json()["success"], false);
@@ -280,9 +379,17 @@ fn batch_body_limit_is_500000_decoded_bytes() {
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("too large"));
     // The limit applies to the decoded size, not the gzip'd size.
-    let r = post(&c, "/v1/batch", &gzip(&over), &[("Content-Encoding", "gzip")]);
+    let r = post(
+        &c,
+        "/v1/batch",
+        &gzip(&over),
+        &[("Content-Encoding", "gzip")],
+    );
     assert_eq!(r.status, 400);
-    assert_eq!(post(&c, "/v1/batch", &gzip(&ok), &[("Content-Encoding", "gzip")]).status, 200);
+    assert_eq!(
+        post(&c, "/v1/batch", &gzip(&ok), &[("Content-Encoding", "gzip")]).status,
+        200
+    );
     assert_eq!(c.messages().len(), 40);
     assert_eq!(c.requests()[1].decoded_bytes, MAX_BATCH_BYTES + 1);
 }
@@ -291,7 +398,10 @@ fn batch_body_limit_is_500000_decoded_bytes() {
 fn message_limit_is_32000_compact_bytes() {
     let c = start();
     let ok = message_of_size(MAX_MESSAGE_BYTES);
-    assert_eq!(post(&c, "/v1/batch", &batch(vec![track(1), ok.clone()]), &[]).status, 200);
+    assert_eq!(
+        post(&c, "/v1/batch", &batch(vec![track(1), ok.clone()]), &[]).status,
+        200
+    );
     assert_eq!(c.messages().len(), 2);
     // One oversized message refuses the whole request.
     let big = message_of_size(MAX_MESSAGE_BYTES + 1);
@@ -305,9 +415,15 @@ fn message_limit_is_32000_compact_bytes() {
     // Numbers can grow when re-serialised compactly: 1e15 -> 1000000000000000.0. The limit is on
     // serde_json's compact form, so a raw 12 KB message can be over it.
     let nums = vec!["1e15"; 2000].join(",");
-    let grow = format!(r#"{{"type":"track","event":"e","userId":"u","properties":{{"n":[{nums}]}}}}"#);
+    let grow =
+        format!(r#"{{"type":"track","event":"e","userId":"u","properties":{{"n":[{nums}]}}}}"#);
     assert!(grow.len() < 12_000);
-    let r = post(&c, "/v1/batch", format!(r#"{{"batch":[{grow}]}}"#).as_bytes(), &[]);
+    let r = post(
+        &c,
+        "/v1/batch",
+        format!(r#"{{"batch":[{grow}]}}"#).as_bytes(),
+        &[],
+    );
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("too large"));
 
@@ -326,7 +442,8 @@ fn message_limit_is_32000_compact_bytes() {
 #[test]
 fn more_than_2500_messages_answers_200_but_accepts_nothing() {
     let c = start();
-    let small = |i: usize| json!({"type":"track","event":"e","userId":"u","messageId":format!("{i}")});
+    let small =
+        |i: usize| json!({"type":"track","event":"e","userId":"u","messageId":format!("{i}")});
     let r = post(&c, "/v1/batch", &batch((0..2501).map(small).collect()), &[]);
     assert_eq!(r.status, 200);
     assert!(c.messages().is_empty());
@@ -343,11 +460,11 @@ fn more_than_2500_messages_answers_200_but_accepts_nothing() {
 fn strict_message_validation() {
     let c = start();
     let cases = [
-        json!({"event":"e","userId":"u"}),                     // no type
-        json!({"type":"track","event":"e"}),                   // no ids
+        json!({"event":"e","userId":"u"}),   // no type
+        json!({"type":"track","event":"e"}), // no ids
         json!({"type":"track","event":"e","userId":null,"anonymousId":""}),
-        json!({"type":"track","userId":"u"}),                  // track without event
-        json!({"type":"bogus","userId":"u"}),                  // unknown type
+        json!({"type":"track","userId":"u"}), // track without event
+        json!({"type":"bogus","userId":"u"}), // unknown type
         json!("not an object"),
     ];
     for m in cases {
@@ -372,7 +489,11 @@ fn scripted_503_then_success_and_retry_after() {
     let c = start();
     c.script(vec![
         Step::status(503),
-        Step::Status { code: 429, retry_after: Some("7".into()), delay_ms: 0 },
+        Step::Status {
+            code: 429,
+            retry_after: Some("7".into()),
+            delay_ms: 0,
+        },
     ]);
     let body = batch(vec![track(1)]);
     let a = agent();
@@ -384,13 +505,19 @@ fn scripted_503_then_success_and_retry_after() {
             .send(&body[..])
             .unwrap();
         let status = r.status().as_u16();
-        let ra = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let ra = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
         let text = r.body_mut().read_to_string().unwrap();
         (status, ra, text)
     };
     let (s, ra, text) = send("0");
     assert_eq!((s, ra), (503, None));
-    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["success"], false);
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["success"],
+        false
+    );
     let (s, ra, _) = send("1");
     assert_eq!((s, ra.as_deref()), (429, Some("7")));
     let (s, _, text) = send("2");
@@ -398,9 +525,14 @@ fn scripted_503_then_success_and_retry_after() {
     assert_eq!(text, r#"{"success":true}"#);
     assert_eq!(c.messages().len(), 1);
     let reqs = c.requests();
-    assert_eq!(reqs.iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 429, 200]);
     assert_eq!(
-        reqs.iter().map(|r| r.retry_count.clone().unwrap()).collect::<Vec<_>>(),
+        reqs.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![503, 429, 200]
+    );
+    assert_eq!(
+        reqs.iter()
+            .map(|r| r.retry_count.clone().unwrap())
+            .collect::<Vec<_>>(),
         vec!["0", "1", "2"]
     );
     // Refused requests still carry the message ids, so retries can be compared.
@@ -411,10 +543,18 @@ fn scripted_503_then_success_and_retry_after() {
 #[test]
 fn scripted_2xx_with_delay_processes_normally() {
     let c = start();
-    c.script(vec![Step::Status { code: 200, retry_after: None, delay_ms: 300 }]);
+    c.script(vec![Step::Status {
+        code: 200,
+        retry_after: None,
+        delay_ms: 300,
+    }]);
     let t = Instant::now();
     let r = post(&c, "/v1/batch", &batch(vec![track(1)]), &[]);
-    assert!(t.elapsed() >= Duration::from_millis(290), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(r.status, 200);
     assert_eq!(c.messages().len(), 1);
     // A 2xx step does not turn an invalid request into a success.
@@ -422,7 +562,9 @@ fn scripted_2xx_with_delay_processes_normally() {
     assert_eq!(post(&c, "/v1/batch", b"{oops", &[]).status, 400);
     // Scripted steps are consumed by refused (401) requests too.
     c.script(vec![Step::status(500)]);
-    let r = Conn::open(&c).send("POST", "/v1/batch", &[], &batch(vec![track(2)])).unwrap();
+    let r = Conn::open(&c)
+        .send("POST", "/v1/batch", &[], &batch(vec![track(2)]))
+        .unwrap();
     assert_eq!(r.status, 500);
     assert_eq!(c.messages().len(), 1);
 }
@@ -436,10 +578,19 @@ fn drop_closes_connection_without_response() {
         .post(format!("{}/v1/batch", c.url()))
         .header("Authorization", basic("key"))
         .send(&batch(vec![track(1)])[..]);
-    assert!(res.is_err(), "expected a connection error, got {:?}", res.map(|r| r.status()));
+    assert!(
+        res.is_err(),
+        "expected a connection error, got {:?}",
+        res.map(|r| r.status())
+    );
     // The raw client sees EOF (or a reset) instead of a status line.
     let mut conn = Conn::open(&c);
-    let res = conn.send("POST", "/v1/batch", &[("Authorization", &basic("key"))], &batch(vec![track(2)]));
+    let res = conn.send(
+        "POST",
+        "/v1/batch",
+        &[("Authorization", &basic("key"))],
+        &batch(vec![track(2)]),
+    );
     assert!(res.is_err());
     assert!(c.messages().is_empty());
     let reqs = c.requests();
@@ -447,7 +598,10 @@ fn drop_closes_connection_without_response() {
     assert!(reqs.iter().all(|r| r.status == 0));
     assert_eq!(reqs[1].message_ids, vec!["m-2"]);
     // Next request is served normally.
-    assert_eq!(post(&c, "/v1/batch", &batch(vec![track(3)]), &[]).status, 200);
+    assert_eq!(
+        post(&c, "/v1/batch", &batch(vec![track(3)]), &[]).status,
+        200
+    );
     assert_eq!(c.messages().len(), 1);
 
     // Drop on a pooled (reused) ureq connection is an error too, not a silent retry.
@@ -474,21 +628,35 @@ fn hang_does_not_block_other_requests_and_stop_releases_it() {
     let hung = std::thread::spawn(move || {
         let w = TcpStream::connect(("127.0.0.1", port)).unwrap();
         w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut conn = Conn { r: BufReader::new(w.try_clone().unwrap()), w };
-        let res = conn.send("POST", "/v1/batch", &[("Authorization", &basic("key"))], &batch(vec![track(1)]));
+        let mut conn = Conn {
+            r: BufReader::new(w.try_clone().unwrap()),
+            w,
+        };
+        let res = conn.send(
+            "POST",
+            "/v1/batch",
+            &[("Authorization", &basic("key"))],
+            &batch(vec![track(1)]),
+        );
         (res.map(|r| r.status), Instant::now())
     });
     // Wait until the hung request is recorded.
     let t = Instant::now();
     while c.requests().is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(5), "hung request never arrived");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "hung request never arrived"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(c.requests()[0].status, 0);
     // Other requests go through while one hangs.
     let t = Instant::now();
     for i in 0..5 {
-        assert_eq!(post(&c, "/v1/batch", &batch(vec![track(10 + i)]), &[]).status, 200);
+        assert_eq!(
+            post(&c, "/v1/batch", &batch(vec![track(10 + i)]), &[]).status,
+            200
+        );
     }
     assert!(t.elapsed() < Duration::from_secs(2));
     assert_eq!(get(&c, "/_test/health").status, 200);
@@ -505,9 +673,15 @@ fn stop_closes_listener_and_idle_connections() {
     let c = start();
     let port = c.port();
     let mut idle = Conn::open(&c);
-    assert_eq!(idle.send("GET", "/_test/health", &[], b"").unwrap().status, 200);
+    assert_eq!(
+        idle.send("GET", "/_test/health", &[], b"").unwrap().status,
+        200
+    );
     c.stop();
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "listener still open after stop");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "listener still open after stop"
+    );
     // The idle keep-alive connection was closed too: a reuse fails instead of hanging.
     let res = idle.send("GET", "/_test/health", &[], b"");
     assert!(res.is_err());
@@ -520,23 +694,47 @@ fn keep_alive_and_concurrency() {
     let mut conn = Conn::open(&c);
     let auth = basic("key");
     for i in 0..200 {
-        let r = conn.send("POST", "/v1/batch", &[("Authorization", &auth)], &batch(vec![track(i)])).unwrap();
+        let r = conn
+            .send(
+                "POST",
+                "/v1/batch",
+                &[("Authorization", &auth)],
+                &batch(vec![track(i)]),
+            )
+            .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.header("connection"), None);
     }
     // Refusals keep the connection open as well.
-    assert_eq!(conn.send("POST", "/v1/batch", &[], b"{}").unwrap().status, 401);
-    assert_eq!(conn.send("POST", "/v1/batch", &[("Authorization", &auth)], b"{x").unwrap().status, 400);
-    assert_eq!(conn.send("GET", "/_test/health", &[], b"").unwrap().status, 200);
+    assert_eq!(
+        conn.send("POST", "/v1/batch", &[], b"{}").unwrap().status,
+        401
+    );
+    assert_eq!(
+        conn.send("POST", "/v1/batch", &[("Authorization", &auth)], b"{x")
+            .unwrap()
+            .status,
+        400
+    );
+    assert_eq!(
+        conn.send("GET", "/_test/health", &[], b"").unwrap().status,
+        200
+    );
     // Connection: close is honoured.
-    let r = conn.send("GET", "/_test/health", &[("Connection", "close")], b"").unwrap();
+    let r = conn
+        .send("GET", "/_test/health", &[("Connection", "close")], b"")
+        .unwrap();
     assert_eq!(r.header("connection"), Some("close"));
     assert!(conn.send("GET", "/_test/health", &[], b"").is_err());
 
     // ureq reuses its pooled connection.
     let a = agent();
     for i in 0..50 {
-        let r = a.post(format!("{}/v1/batch", c.url())).header("Authorization", &auth).send(&batch(vec![track(i)])[..]).unwrap();
+        let r = a
+            .post(format!("{}/v1/batch", c.url()))
+            .header("Authorization", &auth)
+            .send(&batch(vec![track(i)])[..])
+            .unwrap();
         assert_eq!(r.status().as_u16(), 200);
     }
 
@@ -574,7 +772,10 @@ fn chunked_body_and_expect_continue() {
     let body = batch(vec![track(1)]);
     let mut w = TcpStream::connect(("127.0.0.1", c.port())).unwrap();
     w.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut conn = Conn { r: BufReader::new(w.try_clone().unwrap()), w: w.try_clone().unwrap() };
+    let mut conn = Conn {
+        r: BufReader::new(w.try_clone().unwrap()),
+        w: w.try_clone().unwrap(),
+    };
     let head = format!(
         "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
         basic("key")
@@ -584,7 +785,8 @@ fn chunked_body_and_expect_continue() {
     assert_eq!(cont.status, 100);
     let (a, b) = body.split_at(10);
     for part in [a, b] {
-        w.write_all(format!("{:x}\r\n", part.len()).as_bytes()).unwrap();
+        w.write_all(format!("{:x}\r\n", part.len()).as_bytes())
+            .unwrap();
         w.write_all(part).unwrap();
         w.write_all(b"\r\n").unwrap();
     }
@@ -602,45 +804,85 @@ fn control_routes() {
 
     // Script: all step kinds.
     let script = json!({"steps":[{"status":503},{"status":429,"retry_after":"1"},{"status":200,"delay_ms":50},{"drop":true},{"hang":true}]});
-    let r = Conn::open(&c).send("POST", "/_test/script", &[], script.to_string().as_bytes()).unwrap();
+    let r = Conn::open(&c)
+        .send("POST", "/_test/script", &[], script.to_string().as_bytes())
+        .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["ok"], true);
     assert_eq!(
         c.pending_script(),
         vec![
             Step::status(503),
-            Step::Status { code: 429, retry_after: Some("1".into()), delay_ms: 0 },
-            Step::Status { code: 200, retry_after: None, delay_ms: 50 },
+            Step::Status {
+                code: 429,
+                retry_after: Some("1".into()),
+                delay_ms: 0
+            },
+            Step::Status {
+                code: 200,
+                retry_after: None,
+                delay_ms: 50
+            },
             Step::Drop,
             Step::Hang,
         ]
     );
     assert_eq!(get(&c, "/_test/script").json(), script);
-    let bad = Conn::open(&c).send("POST", "/_test/script", &[], br#"{"steps":[{"nope":1}]}"#).unwrap();
+    let bad = Conn::open(&c)
+        .send("POST", "/_test/script", &[], br#"{"steps":[{"nope":1}]}"#)
+        .unwrap();
     assert_eq!(bad.status, 400);
     assert_eq!(bad.json()["ok"], false);
     assert_eq!(c.pending_script().len(), 5);
-    assert_eq!(Conn::open(&c).send("POST", "/_test/reset", &[], b"").unwrap().json(), json!({"ok": true}));
+    assert_eq!(
+        Conn::open(&c)
+            .send("POST", "/_test/reset", &[], b"")
+            .unwrap()
+            .json(),
+        json!({"ok": true})
+    );
     assert!(c.pending_script().is_empty());
 
     // wait: times out, then succeeds once messages arrive from another thread.
     let t = Instant::now();
-    assert_eq!(get(&c, "/_test/wait?count=1&timeout_ms=100").json(), json!({"ok": false, "count": 0}));
+    assert_eq!(
+        get(&c, "/_test/wait?count=1&timeout_ms=100").json(),
+        json!({"ok": false, "count": 0})
+    );
     assert!(t.elapsed() >= Duration::from_millis(90));
     let url_port = c.port();
     let sender = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
         let w = TcpStream::connect(("127.0.0.1", url_port)).unwrap();
-        let mut conn = Conn { r: BufReader::new(w.try_clone().unwrap()), w };
-        conn.send("POST", "/v1/batch", &[("Authorization", &basic("k"))], &batch(vec![track(1), track(2)])).unwrap().status
+        let mut conn = Conn {
+            r: BufReader::new(w.try_clone().unwrap()),
+            w,
+        };
+        conn.send(
+            "POST",
+            "/v1/batch",
+            &[("Authorization", &basic("k"))],
+            &batch(vec![track(1), track(2)]),
+        )
+        .unwrap()
+        .status
     });
     let t = Instant::now();
-    assert_eq!(get(&c, "/_test/wait?count=2&timeout_ms=5000").json(), json!({"ok": true, "count": 2}));
+    assert_eq!(
+        get(&c, "/_test/wait?count=2&timeout_ms=5000").json(),
+        json!({"ok": true, "count": 2})
+    );
     assert!(t.elapsed() < Duration::from_secs(4));
     assert_eq!(sender.join().unwrap(), 200);
 
-    assert_eq!(get(&c, "/_test/messages").json(), json!({"messages": [track(1), track(2)]}));
-    assert_eq!(get(&c, "/_test/count").json(), json!({"count": 2, "requests": 1}));
+    assert_eq!(
+        get(&c, "/_test/messages").json(),
+        json!({"messages": [track(1), track(2)]})
+    );
+    assert_eq!(
+        get(&c, "/_test/count").json(),
+        json!({"count": 2, "requests": 1})
+    );
     let reqs = get(&c, "/_test/requests").json();
     let list = reqs["requests"].as_array().unwrap();
     assert_eq!(list.len(), 1);
@@ -649,13 +891,24 @@ fn control_routes() {
     assert_eq!(list[0]["message_ids"], json!(["m-1", "m-2"]));
     assert_eq!(list[0]["retry_count"], Value::Null);
     for k in [
-        "path", "status", "retry_count", "content_encoding", "authorization_ok", "body_bytes",
-        "decoded_bytes", "message_ids", "sent_at", "received_at_ms", "user_agent",
+        "path",
+        "status",
+        "retry_count",
+        "content_encoding",
+        "authorization_ok",
+        "body_bytes",
+        "decoded_bytes",
+        "message_ids",
+        "sent_at",
+        "received_at_ms",
+        "user_agent",
     ] {
         assert!(list[0].get(k).is_some(), "missing {k}");
     }
 
-    Conn::open(&c).send("POST", "/_test/reset", &[], b"").unwrap();
+    Conn::open(&c)
+        .send("POST", "/_test/reset", &[], b"")
+        .unwrap();
     assert_eq!(get(&c, "/_test/messages").json(), json!({"messages": []}));
     assert_eq!(get(&c, "/_test/requests").json(), json!({"requests": []}));
     assert_eq!(get(&c, "/_test/nope").status, 404);
@@ -682,7 +935,11 @@ fn wait_for_messages_is_bounded() {
 fn step_and_record_json_round_trip() {
     for s in [
         Step::status(503),
-        Step::Status { code: 429, retry_after: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()), delay_ms: 10 },
+        Step::Status {
+            code: 429,
+            retry_after: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+            delay_ms: 10,
+        },
         Step::Drop,
         Step::Hang,
     ] {
@@ -690,7 +947,11 @@ fn step_and_record_json_round_trip() {
     }
     assert_eq!(
         Step::from_json(&json!({"status":429,"retry_after":2})).unwrap(),
-        Step::Status { code: 429, retry_after: Some("2".into()), delay_ms: 0 }
+        Step::Status {
+            code: 429,
+            retry_after: Some("2".into()),
+            delay_ms: 0
+        }
     );
     assert!(Step::from_json(&json!({"status":"x"})).is_err());
     assert!(Step::from_json(&json!({})).is_err());
@@ -717,13 +978,19 @@ fn print_format() {
                 "properties":{"flagKey":"checkout_flow","ruleKey":"checkout_ab","variationKey":"treatment"}})
         .to_string(),
     );
-    assert_eq!(line, r#"track  "Experiment Viewed"  userId=user-42  checkout_flow/checkout_ab -> treatment"#);
+    assert_eq!(
+        line,
+        r#"track  "Experiment Viewed"  userId=user-42  checkout_flow/checkout_ab -> treatment"#
+    );
     let line = format_line(
         &json!({"type":"track","event":"Experiment Viewed","anonymousId":"a",
                 "properties":{"experiment_name":"exp","variation_name":"var"}})
         .to_string(),
     );
-    assert_eq!(line, r#"track  "Experiment Viewed"  anonymousId=a  exp -> var"#);
+    assert_eq!(
+        line,
+        r#"track  "Experiment Viewed"  anonymousId=a  exp -> var"#
+    );
     let line = format_line(&json!({"type":"identify","userId":"u"}).to_string());
     assert!(line.starts_with("identify  userId=u  {"), "{line}");
 }
@@ -743,19 +1010,38 @@ fn printing_never_blocks_requests() {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    let port: u16 = first.trim_end().rsplit(':').next().unwrap().parse().unwrap();
+    let port: u16 = first
+        .trim_end()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let w = TcpStream::connect(("127.0.0.1", port)).unwrap();
     w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut conn = Conn { r: BufReader::new(w.try_clone().unwrap()), w };
+    let mut conn = Conn {
+        r: BufReader::new(w.try_clone().unwrap()),
+        w,
+    };
     let body = gzip(&batch((0..2500).map(track).collect()));
     let auth = basic("key");
     let t = Instant::now();
     for _ in 0..12 {
-        let r = conn.send("POST", "/v1/batch", &[("Authorization", &auth), ("Content-Encoding", "gzip")], &body).unwrap();
+        let r = conn
+            .send(
+                "POST",
+                "/v1/batch",
+                &[("Authorization", &auth), ("Content-Encoding", "gzip")],
+                &body,
+            )
+            .unwrap();
         assert_eq!(r.status, 200);
     }
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
-    assert_eq!(conn.send("GET", "/_test/count", &[], b"").unwrap().json()["count"], 30_000);
+    assert_eq!(
+        conn.send("GET", "/_test/count", &[], b"").unwrap().json()["count"],
+        30_000
+    );
     // Drain: within a bounded number of lines we must see the skip notice.
     let mut line = String::new();
     let mut seen = false;
@@ -792,15 +1078,46 @@ fn binary_prints_url_first_and_serves() {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let w = TcpStream::connect(("127.0.0.1", port)).unwrap();
     w.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut conn = Conn { r: BufReader::new(w.try_clone().unwrap()), w };
-    assert_eq!(conn.send("GET", "/_test/health", &[], b"").unwrap().json(), json!({"ok": true}));
-    let body = batch(vec![json!({"type":"track","event":"Experiment Viewed","userId":"user-42",
-        "properties":{"flagKey":"checkout_flow","ruleKey":"checkout_ab","variationKey":"treatment"}})]);
-    assert_eq!(conn.send("POST", "/v1/batch", &[("Authorization", &basic("wk"))], &body).unwrap().status, 200);
-    assert_eq!(conn.send("POST", "/v1/batch", &[("Authorization", &basic("other"))], &body).unwrap().status, 401);
+    let mut conn = Conn {
+        r: BufReader::new(w.try_clone().unwrap()),
+        w,
+    };
+    assert_eq!(
+        conn.send("GET", "/_test/health", &[], b"").unwrap().json(),
+        json!({"ok": true})
+    );
+    let body = batch(vec![
+        json!({"type":"track","event":"Experiment Viewed","userId":"user-42",
+        "properties":{"flagKey":"checkout_flow","ruleKey":"checkout_ab","variationKey":"treatment"}}),
+    ]);
+    assert_eq!(
+        conn.send(
+            "POST",
+            "/v1/batch",
+            &[("Authorization", &basic("wk"))],
+            &body
+        )
+        .unwrap()
+        .status,
+        200
+    );
+    assert_eq!(
+        conn.send(
+            "POST",
+            "/v1/batch",
+            &[("Authorization", &basic("other"))],
+            &body
+        )
+        .unwrap()
+        .status,
+        401
+    );
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
-    assert_eq!(line.trim_end(), r#"track  "Experiment Viewed"  userId=user-42  checkout_flow/checkout_ab -> treatment"#);
+    assert_eq!(
+        line.trim_end(),
+        r#"track  "Experiment Viewed"  userId=user-42  checkout_flow/checkout_ab -> treatment"#
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -820,6 +1137,18 @@ fn binary_prints_url_first_and_serves() {
     out.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "");
 
-    let status = Command::new(env!("CARGO_BIN_EXE_flagwire-collector")).arg("--bogus").stderr(Stdio::null()).status().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_flagwire-collector"))
+        .arg("--bogus")
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
     assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn collector_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Collector>();
+    assert_send_sync::<RequestRecord>();
+    assert_send_sync::<Step>();
 }

@@ -1,0 +1,33 @@
+//! Profiling aid: calls `flagwire_on_flag_decision` in a tight loop (for perf / callgrind).
+//! `cargo run --release --example hotloop -- N`
+use std::ffi::CString;
+use std::ptr;
+
+use flagwire::ffi::*;
+use flagwire::FlagwireStatus;
+use flagwire_collector::{Collector, CollectorOptions};
+
+fn main() {
+    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let col = Collector::start(CollectorOptions::default()).unwrap();
+    let cfg = CString::new(format!(
+        r#"{{"write_key":"k","endpoint":"{}","max_queue_events":2000000,"max_queue_bytes":2000000000,"log_level":"off"}}"#,
+        col.url()
+    ))
+    .unwrap();
+    let mut c = ptr::null_mut();
+    assert_eq!(unsafe { flagwire_init(cfg.as_ptr(), &mut c, ptr::null_mut()) }, FlagwireStatus::Ok);
+    let df = CString::new(include_str!("../tests/data/minimal-datafile.json")).unwrap();
+    assert_eq!(unsafe { flagwire_set_datafile(c, df.as_ptr()) }, FlagwireStatus::Ok);
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        let st = unsafe {
+            flagwire_on_flag_decision(c, c"user-123456".as_ptr(), c"checkout_flow".as_ptr(), c"checkout_ab".as_ptr(), c"treatment".as_ptr(), 1, 1, c"{\"plan\":\"premium\",\"country\":\"DE\"}".as_ptr())
+        };
+        assert_eq!(st, FlagwireStatus::Ok);
+    }
+    let el = start.elapsed();
+    println!("{n} calls: {:.0} ns/call", el.as_nanos() as f64 / n as f64);
+    let _ = unsafe { flagwire_flush(c, 60_000) };
+    let _ = unsafe { flagwire_shutdown(c, 10_000) };
+}
