@@ -20,6 +20,8 @@
 #define FLAGWIRE_MUST_USE
 #endif
 
+#define TIMESTAMP_LEN 24
+
 /**
  * Result of every fallible flagwire function.
  */

@@ -12,11 +12,11 @@ use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
 use crate::datafile::DatafileIndex;
 use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
-use crate::event::{complete_message, experiment_viewed};
+use crate::event::{complete_message, experiment_viewed, PackedExposure};
 use crate::fork;
 use crate::log::Logger;
 use crate::profile::ProfileClient;
-use crate::sender::{Pipeline, PushError};
+use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
 use crate::status::FlagwireStatus as Status;
 
@@ -186,12 +186,13 @@ impl Client {
                 Status::Skipped
             }
             Classification::Exposure(ids) => {
-                let message = experiment_viewed(decision, &ids, &self.config, at);
                 bump(&pipeline.stats.exposures);
                 if self.logger.enabled(LogLevel::Debug) {
+                    let message = experiment_viewed(decision, &ids, &self.config, at);
                     self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
                 }
-                self.push(pipeline, message)
+                let packed = PackedExposure::pack(decision, &ids, &self.config, at);
+                self.push(pipeline, Queued::exposure(packed, &self.config))
             }
         }
     }
@@ -199,7 +200,7 @@ impl Client {
     pub fn enqueue(&self, message_json: &str) -> Status {
         let pipeline = self.pipeline();
         match complete_message(message_json, SystemTime::now()) {
-            Ok(message) => self.push(pipeline, message),
+            Ok(message) => self.push(pipeline, Queued::json(message)),
             Err(e) => {
                 bump(&pipeline.stats.dropped_invalid);
                 self.set_error(e);
@@ -208,7 +209,7 @@ impl Client {
         }
     }
 
-    fn push(&self, pipeline: &Pipeline, message: Vec<u8>) -> Status {
+    fn push(&self, pipeline: &Pipeline, message: Queued) -> Status {
         match pipeline.push(message) {
             Ok(()) => Status::Ok,
             Err(PushError::QueueFull) => {

@@ -1,7 +1,7 @@
 //! Datafile index: which rules are experiments and which are deliveries, keyed **by flag**
 //! (rule keys repeat across flags) and by rule id, plus the ids the event needs.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::Deserialize;
 
@@ -120,7 +120,7 @@ impl DatafileIndex {
                 add(&mut index, rule, RuleKind::Experiment);
             }
         }
-        let mut rollouts: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut rollouts: HashMap<String, Vec<usize>> = HashMap::default();
         for rollout in raw.rollouts {
             let ids = rollout.experiments.into_iter().map(|r| add(&mut index, r, RuleKind::Delivery)).collect();
             rollouts.insert(rollout.id, ids);
@@ -129,7 +129,7 @@ impl DatafileIndex {
             add(&mut index, rule, RuleKind::Holdout);
         }
         for flag in raw.feature_flags {
-            let mut rules: HashMap<String, usize> = HashMap::new();
+            let mut rules: HashMap<String, usize> = HashMap::default();
             let attach = |index: &mut DatafileIndex, i: usize, rules: &mut HashMap<String, usize>| {
                 index.rules[i].flag_key = Some(flag.key.clone());
                 // An experiment rule wins over a delivery rule of the same key in one flag.

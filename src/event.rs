@@ -8,38 +8,64 @@ use std::time::SystemTime;
 use serde_json::{Map, Value};
 
 use crate::classify::ExposureIds;
-use crate::config::{Config, PropertyStyle};
+use crate::config::{Config, PropertyStyle, UserIdField};
 use crate::decision::Decision;
 
 const LIBRARY_CONTEXT: &str = concat!(r#"{"library":{"name":"flagwire","version":""#, env!("CARGO_PKG_VERSION"), r#""}}"#);
 
+pub const TIMESTAMP_LEN: usize = 24;
+
 /// ISO-8601 UTC with milliseconds, e.g. `2026-11-21T10:00:00.123Z` (24 bytes).
 pub fn format_timestamp(at: SystemTime, out: &mut Vec<u8>) {
-    let t = time::OffsetDateTime::from(at);
-    let (year, month, day) = (t.year(), t.month() as u8, t.day());
-    let ms = t.millisecond();
-    let mut buf = [0u8; 24];
-    fn put(buf: &mut [u8], mut v: u32) {
-        for slot in buf.iter_mut().rev() {
-            *slot = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
+    let ms = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    };
+    format_timestamp_ms(ms, out);
+}
+
+/// The calendar part is cached per thread for the current second: the sender formats thousands
+/// of timestamps per second, nearly all in the same second.
+pub fn format_timestamp_ms(at_ms: i64, out: &mut Vec<u8>) {
+    use std::cell::Cell;
+    thread_local! {
+        static SECOND: Cell<(i64, [u8; 20])> = const { Cell::new((i64::MIN, [0; 20])) };
     }
-    put(&mut buf[0..4], year.clamp(0, 9999) as u32);
-    buf[4] = b'-';
-    put(&mut buf[5..7], month as u32);
-    buf[7] = b'-';
-    put(&mut buf[8..10], day as u32);
-    buf[10] = b'T';
-    put(&mut buf[11..13], t.hour() as u32);
-    buf[13] = b':';
-    put(&mut buf[14..16], t.minute() as u32);
-    buf[16] = b':';
-    put(&mut buf[17..19], t.second() as u32);
-    buf[19] = b'.';
-    put(&mut buf[20..23], ms as u32);
-    buf[23] = b'Z';
-    out.extend_from_slice(&buf);
+    let (secs, ms) = (at_ms.div_euclid(1000), at_ms.rem_euclid(1000) as u32);
+    let prefix = SECOND.with(|cache| {
+        let (cached, prefix) = cache.get();
+        if cached == secs {
+            return prefix;
+        }
+        let t = time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let mut p = [0u8; 20];
+        put_digits(&mut p[0..4], t.year().clamp(0, 9999) as u32);
+        p[4] = b'-';
+        put_digits(&mut p[5..7], t.month() as u32);
+        p[7] = b'-';
+        put_digits(&mut p[8..10], t.day() as u32);
+        p[10] = b'T';
+        put_digits(&mut p[11..13], t.hour() as u32);
+        p[13] = b':';
+        put_digits(&mut p[14..16], t.minute() as u32);
+        p[16] = b':';
+        put_digits(&mut p[17..19], t.second() as u32);
+        p[19] = b'.';
+        cache.set((secs, p));
+        p
+    });
+    out.extend_from_slice(&prefix);
+    let mut tail = [0u8; 4];
+    put_digits(&mut tail[0..3], ms);
+    tail[3] = b'Z';
+    out.extend_from_slice(&tail);
+}
+
+fn put_digits(buf: &mut [u8], mut v: u32) {
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
 }
 
 pub fn timestamp_string(at: SystemTime) -> String {
@@ -53,93 +79,277 @@ fn new_message_id(out: &mut Vec<u8>) {
     out.extend_from_slice(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf).as_bytes());
 }
 
-/// JSON string literal with escaping.
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    // Fast path: nothing to escape (the common case for keys and ids).
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        // Writing into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
-    }
-}
-
-fn put_key(out: &mut Vec<u8>, first: &mut bool, key: &str) {
-    if !*first {
-        out.push(b',');
-    }
-    *first = false;
-    out.push(b'"');
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b"\":");
-}
-
-fn put_str_field(out: &mut Vec<u8>, first: &mut bool, key: &str, value: Option<&str>) {
-    if let Some(v) = value {
-        put_key(out, first, key);
-        put_str(out, v);
-    }
-}
-
-/// Serializes one Experiment Viewed track message.
-pub fn experiment_viewed(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime) -> Vec<u8> {
-    let flag_key = d.flag_key.as_deref().or(ids.flag_key);
-    let rule_key = d.rule_key.as_deref();
-    let variation_key = d.variation_key.as_deref();
-    let experiment_id = d.experiment_id.as_deref().or(ids.experiment_id);
-    let variation_id = d.variation_id.as_deref().or(ids.variation_id);
-    let attributes = if config.include_attributes { d.attributes } else { None };
-
-    let estimate = 330
-        + config.event_name.len()
-        + 2 * d.user_id.len()
-        + flag_key.map_or(0, str::len)
-        + 2 * (rule_key.map_or(0, str::len) + variation_key.map_or(0, str::len))
-        + attributes.map_or(0, str::len);
-    let mut out = Vec::with_capacity(estimate);
-    out.extend_from_slice(br#"{"type":"track","event":"#);
-    put_str(&mut out, &config.event_name);
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(config.user_id_field.key().as_bytes());
-    out.extend_from_slice(b"\":");
-    put_str(&mut out, &d.user_id);
-    out.extend_from_slice(br#","properties":{"#);
-
-    let mut first = true;
-    let camel = config.property_style != PropertyStyle::Segment;
-    let snake = config.property_style != PropertyStyle::Optimizely;
-    if camel {
-        put_str_field(&mut out, &mut first, "flagKey", flag_key);
-        put_str_field(&mut out, &mut first, "ruleKey", rule_key);
-        put_str_field(&mut out, &mut first, "variationKey", variation_key);
-        if let Some(enabled) = d.enabled {
-            put_key(&mut out, &mut first, "enabled");
-            out.extend_from_slice(if enabled { b"true" } else { b"false" });
+/// True when `s` holds a byte JSON must escape (`"`, `\\`, or a control byte). Eight bytes at a
+/// time (SWAR), since every string of every event goes through it on the caller's thread.
+fn needs_escape(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Bytes < 0x20 (high bit clear and x - 0x20 borrows), or equal to '"' or '\\'.
+        let control = x.wrapping_sub(LO * 0x20) & !x & HI;
+        if control | has_zero(x ^ (LO * b'"' as u64)) | has_zero(x ^ (LO * b'\\' as u64)) != 0 {
+            return true;
         }
-        put_str_field(&mut out, &mut first, "optimizelyUserId", Some(&d.user_id));
     }
-    if let Some(attrs) = attributes {
-        put_key(&mut out, &mut first, "userAttributes");
-        out.extend_from_slice(attrs.as_bytes());
+    chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// Serialized length of `s` as a JSON string literal, quotes included, exactly as serde_json
+/// escapes it (`\\n`-style for five controls, `\\u00XX` for the others).
+fn escaped_len(s: &str) -> usize {
+    if !needs_escape(s.as_bytes()) {
+        return s.len() + 2;
     }
-    if snake {
-        put_str_field(&mut out, &mut first, "experiment_id", experiment_id);
-        put_str_field(&mut out, &mut first, "experiment_name", rule_key);
-        put_str_field(&mut out, &mut first, "variation_id", variation_id);
-        put_str_field(&mut out, &mut first, "variation_name", variation_key);
-    } else {
-        put_str_field(&mut out, &mut first, "experimentId", experiment_id);
-        put_str_field(&mut out, &mut first, "variationId", variation_id);
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+        + 2
+}
+
+/// Where a message is serialized to: the exact byte count at the call (for the 32,000-byte limit
+/// and the queue's byte bound), the bytes themselves in the sender. One writer drives both, so the
+/// count cannot drift from the output.
+trait Sink {
+    fn raw(&mut self, bytes: &[u8]);
+    fn string(&mut self, s: &str);
+    /// One of the packed exposure's strings, whose escaped length was measured once when packed.
+    fn field(&mut self, packed: &PackedExposure, i: usize);
+    fn timestamp(&mut self, at_ms: i64);
+    fn message_id(&mut self);
+}
+
+struct Counter(usize);
+
+impl Sink for Counter {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
     }
-    out.extend_from_slice(br#"},"context":"#);
-    out.extend_from_slice(LIBRARY_CONTEXT.as_bytes());
-    out.extend_from_slice(br#","timestamp":""#);
-    format_timestamp(at, &mut out);
-    out.extend_from_slice(br#"","messageId":""#);
-    new_message_id(&mut out);
-    out.extend_from_slice(b"\"}");
+    fn string(&mut self, s: &str) {
+        self.0 += escaped_len(s);
+    }
+    fn field(&mut self, packed: &PackedExposure, i: usize) {
+        self.0 += packed.escaped_len(i);
+    }
+    fn timestamp(&mut self, _: i64) {
+        self.0 += TIMESTAMP_LEN;
+    }
+    fn message_id(&mut self) {
+        self.0 += uuid::fmt::Hyphenated::LENGTH;
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn raw(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn string(&mut self, s: &str) {
+        if needs_escape(s.as_bytes()) {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *self, s);
+        } else {
+            self.push(b'"');
+            self.extend_from_slice(s.as_bytes());
+            self.push(b'"');
+        }
+    }
+    fn field(&mut self, packed: &PackedExposure, i: usize) {
+        let value = packed.field(i).unwrap_or("");
+        if packed.escaped_len(i) == value.len() + 2 {
+            self.push(b'"');
+            self.extend_from_slice(value.as_bytes());
+            self.push(b'"');
+        } else {
+            self.string(value);
+        }
+    }
+    fn timestamp(&mut self, at_ms: i64) {
+        format_timestamp_ms(at_ms, self);
+    }
+    fn message_id(&mut self) {
+        new_message_id(self);
+    }
+}
+
+/// The fields of one exposure, captured on the caller's thread in a single allocation; the sender
+/// serializes it. Layout: `[at_ms: i64][enabled: u8][present: u8][ends: 7 x u32]
+/// [escaped lengths: 7 x u32]` then the strings.
+pub struct PackedExposure {
+    data: Box<[u8]>,
+}
+
+const FIELDS: usize = 7;
+const ENDS: usize = 10;
+const ESCAPED: usize = ENDS + 4 * FIELDS;
+const HEADER: usize = ESCAPED + 4 * FIELDS;
+const USER_ID: usize = 0;
+const FLAG_KEY: usize = 1;
+const RULE_KEY: usize = 2;
+const VARIATION_KEY: usize = 3;
+const EXPERIMENT_ID: usize = 4;
+const VARIATION_ID: usize = 5;
+const ATTRIBUTES: usize = 6;
+
+impl PackedExposure {
+    pub fn pack(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime) -> PackedExposure {
+        let fields: [Option<&str>; FIELDS] = [
+            Some(&d.user_id),
+            d.flag_key.as_deref().or(ids.flag_key),
+            d.rule_key.as_deref(),
+            d.variation_key.as_deref(),
+            d.experiment_id.as_deref().or(ids.experiment_id),
+            d.variation_id.as_deref().or(ids.variation_id),
+            if config.include_attributes { d.attributes } else { None },
+        ];
+        let total: usize = fields.iter().map(|f| f.map_or(0, str::len)).sum();
+        let mut data = Vec::with_capacity(HEADER + total);
+        let at_ms = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        data.extend_from_slice(&at_ms.to_le_bytes());
+        data.push(match d.enabled {
+            None => 2,
+            Some(e) => e as u8,
+        });
+        let present = fields.iter().enumerate().fold(0u8, |m, (i, f)| m | ((f.is_some() as u8) << i));
+        data.push(present);
+        let mut end = 0u32;
+        for f in &fields {
+            end += f.map_or(0, str::len) as u32;
+            data.extend_from_slice(&end.to_le_bytes());
+        }
+        for (i, f) in fields.iter().enumerate() {
+            // Attributes are embedded as JSON, not as a string.
+            let escaped = match f {
+                Some(v) if i == ATTRIBUTES => v.len(),
+                Some(v) => escaped_len(v),
+                None => 0,
+            };
+            data.extend_from_slice(&(escaped as u32).to_le_bytes());
+        }
+        for f in fields.iter().flatten() {
+            data.extend_from_slice(f.as_bytes());
+        }
+        PackedExposure { data: data.into_boxed_slice() }
+    }
+
+    fn at_ms(&self) -> i64 {
+        i64::from_le_bytes(self.data[..8].try_into().unwrap_or([0; 8]))
+    }
+
+    fn enabled(&self) -> Option<bool> {
+        match self.data[8] {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn field(&self, i: usize) -> Option<&str> {
+        if self.data[9] & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.u32_at(ENDS + 4 * (i - 1)) };
+        let end = self.u32_at(ENDS + 4 * i);
+        // Safety: the bytes between two offsets were copied from one `&str`.
+        Some(unsafe { std::str::from_utf8_unchecked(&self.data[HEADER + start..HEADER + end]) })
+    }
+
+    fn u32_at(&self, at: usize) -> usize {
+        u32::from_le_bytes(self.data[at..at + 4].try_into().unwrap_or([0; 4])) as usize
+    }
+
+    fn escaped_len(&self, i: usize) -> usize {
+        self.u32_at(ESCAPED + 4 * i)
+    }
+
+    /// Exact serialized size, for the limits; computed on the caller's thread.
+    pub fn serialized_len(&self, config: &Config) -> usize {
+        let mut counter = Counter(0);
+        self.write(config, &mut counter);
+        counter.0
+    }
+
+    /// Serializes the Experiment Viewed track message (DESIGN §4) into `out`.
+    pub fn write_to(&self, config: &Config, out: &mut Vec<u8>) {
+        self.write(config, out);
+    }
+
+    fn write<S: Sink>(&self, config: &Config, out: &mut S) {
+        out.raw(br#"{"type":"track","event":"#);
+        out.string(&config.event_name);
+        out.raw(match config.user_id_field {
+            UserIdField::UserId => br#","userId":"#,
+            UserIdField::AnonymousId => br#","anonymousId":"#,
+        });
+        out.field(self, USER_ID);
+        out.raw(br#","properties":{"#);
+        let mut props = Properties { out: &mut *out, first: true };
+        let style = config.property_style;
+        if style != PropertyStyle::Segment {
+            props.field(br#""flagKey":"#, self, FLAG_KEY);
+            props.field(br#""ruleKey":"#, self, RULE_KEY);
+            props.field(br#""variationKey":"#, self, VARIATION_KEY);
+            if let Some(enabled) = self.enabled() {
+                props.raw(br#""enabled":"#, if enabled { b"true" } else { b"false" });
+            }
+            props.field(br#""optimizelyUserId":"#, self, USER_ID);
+        }
+        if let Some(attributes) = self.field(ATTRIBUTES) {
+            props.raw(br#""userAttributes":"#, attributes.as_bytes());
+        }
+        if style == PropertyStyle::Optimizely {
+            props.field(br#""experimentId":"#, self, EXPERIMENT_ID);
+            props.field(br#""variationId":"#, self, VARIATION_ID);
+        } else {
+            props.field(br#""experiment_id":"#, self, EXPERIMENT_ID);
+            props.field(br#""experiment_name":"#, self, RULE_KEY);
+            props.field(br#""variation_id":"#, self, VARIATION_ID);
+            props.field(br#""variation_name":"#, self, VARIATION_KEY);
+        }
+        out.raw(br#"},"context":"#);
+        out.raw(LIBRARY_CONTEXT.as_bytes());
+        out.raw(br#","timestamp":""#);
+        out.timestamp(self.at_ms());
+        out.raw(br#"","messageId":""#);
+        out.message_id();
+        out.raw(b"\"}");
+    }
+}
+
+/// Writes the members of `properties`, with commas between them.
+struct Properties<'a, S: Sink> {
+    out: &'a mut S,
+    first: bool,
+}
+
+impl<S: Sink> Properties<'_, S> {
+    fn raw(&mut self, key: &[u8], value: &[u8]) {
+        if !self.first {
+            self.out.raw(b",");
+        }
+        self.first = false;
+        self.out.raw(key);
+        self.out.raw(value);
+    }
+
+    fn field(&mut self, key: &[u8], packed: &PackedExposure, i: usize) {
+        if packed.field(i).is_some() {
+            self.raw(key, b"");
+            self.out.field(packed, i);
+        }
+    }
+}
+
+/// Serializes one Experiment Viewed track message (tests and debug logging).
+pub fn experiment_viewed(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime) -> Vec<u8> {
+    let packed = PackedExposure::pack(d, ids, config, at);
+    let mut out = Vec::with_capacity(packed.serialized_len(config));
+    packed.write_to(config, &mut out);
     out
 }
 
@@ -231,6 +441,32 @@ mod tests {
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["userId"], "u\"1\n\u{1}é");
         assert_eq!(v["properties"]["flagKey"], "f\\k");
+    }
+
+    #[test]
+    fn counted_length_matches_written_bytes() {
+        let cfgs = [Config::default(), Config { property_style: PropertyStyle::Optimizely, ..Config::default() },
+            Config { property_style: PropertyStyle::Segment, include_attributes: false, ..Config::default() }];
+        let strings = ["", "plain", "quote\"d", "back\\slash", "ctl\u{1}\u{1f}\n\t\r\u{8}\u{c}", "ünïcødé ✓", "0123456789abcdef\"", "\u{7f}x"];
+        for cfg in &cfgs {
+            for s in strings {
+                let user = if s.is_empty() { "u" } else { s };
+                let n = serde_json::json!({"type":"flag","userId": user, "attributes": {"k": s},
+                    "decisionInfo": {"flagKey": format!("f{s}"), "ruleKey": s, "variationKey": "v", "experimentId": s}});
+                let text = n.to_string();
+                let d = parse_notification(&text).unwrap();
+                let p = PackedExposure::pack(&d, &ExposureIds::default(), cfg, SystemTime::now());
+                let mut out = Vec::new();
+                p.write_to(cfg, &mut out);
+                assert_eq!(p.serialized_len(cfg), out.len(), "{s:?}");
+                let v: Value = serde_json::from_slice(&out).unwrap();
+                assert_eq!(v["userId"], user);
+            }
+        }
+        assert!(!needs_escape(b"abcdefghijklmnopqrstuvwxyz0123456789-_.~ \x7f\xc3\xa9"));
+        for bad in [&b"abcdefg\""[..], b"abcdefgh\\", b"\x00", b"abcdefghijklmno\x1f"] {
+            assert!(needs_escape(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,11 +12,45 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::config::{Config, LogLevel, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES};
-use crate::event::format_timestamp;
+use crate::event::{format_timestamp, PackedExposure};
 use crate::log::Logger;
 use crate::retry::{backoff, judge, unit_random, Verdict};
 use crate::stats::{bump, Stats};
 use crate::transport::Transport;
+
+/// One message in the queue, with its exact serialized size (known at the call).
+pub struct Queued {
+    payload: Payload,
+    size: usize,
+}
+
+enum Payload {
+    /// Already serialized (`flagwire_enqueue`).
+    Json(Vec<u8>),
+    /// Serialized by the sender, off the caller's thread.
+    Exposure(PackedExposure),
+}
+
+impl Queued {
+    pub fn json(bytes: Vec<u8>) -> Queued {
+        Queued { size: bytes.len(), payload: Payload::Json(bytes) }
+    }
+
+    pub fn exposure(packed: PackedExposure, config: &Config) -> Queued {
+        Queued { size: packed.serialized_len(config), payload: Payload::Exposure(packed) }
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    fn write_to(&self, config: &Config, out: &mut Vec<u8>) {
+        match &self.payload {
+            Payload::Json(bytes) => out.extend_from_slice(bytes),
+            Payload::Exposure(packed) => packed.write_to(config, out),
+        }
+    }
+}
 
 pub enum Control {
     /// A batch's worth of messages is waiting.
@@ -37,7 +71,7 @@ pub enum PushError {
 pub struct Pipeline {
     config: Arc<Config>,
     logger: Logger,
-    tx: Sender<Vec<u8>>,
+    tx: Sender<Queued>,
     control: Sender<Control>,
     pub stats: Stats,
     queued_bytes: AtomicUsize,
@@ -57,7 +91,7 @@ impl Pipeline {
     /// Builds the transport and starts the sender thread.
     pub fn start(config: Arc<Config>, logger: Logger) -> Result<Arc<Pipeline>, String> {
         let transport = Transport::new(&config)?;
-        let (tx, rx) = bounded::<Vec<u8>>(config.max_queue_events);
+        let (tx, rx) = bounded::<Queued>(config.max_queue_events);
         let (control, control_rx) = unbounded::<Control>();
         let len_rx = rx.clone();
         let pipeline = Arc::new(Pipeline {
@@ -87,8 +121,8 @@ impl Pipeline {
     }
 
     /// Hot path: never blocks. The message is already serialized.
-    pub fn push(&self, message: Vec<u8>) -> Result<(), PushError> {
-        let size = message.len();
+    pub fn push(&self, message: Queued) -> Result<(), PushError> {
+        let size = message.size;
         if size > MAX_MESSAGE_BYTES {
             bump(&self.stats.dropped_too_large);
             return Err(PushError::TooLarge(size));
@@ -183,11 +217,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Messages taken off the queue and not yet sent.
 struct Batch {
-    messages: Vec<Vec<u8>>,
+    messages: Vec<Queued>,
     /// Sum of message sizes plus one comma between each.
     joined_len: usize,
     /// A message that did not fit; it opens the next batch.
-    carry: Option<Vec<u8>>,
+    carry: Option<Queued>,
 }
 
 impl Batch {
@@ -198,7 +232,7 @@ impl Batch {
 
 struct SenderLoop {
     p: Arc<Pipeline>,
-    rx: Receiver<Vec<u8>>,
+    rx: Receiver<Queued>,
     control: Receiver<Control>,
     transport: Transport,
     batch: Batch,
@@ -210,7 +244,7 @@ struct SenderLoop {
 }
 
 impl SenderLoop {
-    fn new(p: Arc<Pipeline>, rx: Receiver<Vec<u8>>, control: Receiver<Control>, transport: Transport) -> SenderLoop {
+    fn new(p: Arc<Pipeline>, rx: Receiver<Queued>, control: Receiver<Control>, transport: Transport) -> SenderLoop {
         let write_key_json = serde_json::to_string(&p.config.write_key).unwrap_or_default();
         let envelope = envelope_len(write_key_json.len());
         SenderLoop {
@@ -274,15 +308,15 @@ impl SenderLoop {
         let batch_size = self.p.config.batch_size;
         let b = &mut self.batch;
         if let Some(m) = b.carry.take() {
-            b.joined_len = m.len();
+            b.joined_len = m.size;
             b.messages.push(m);
         }
         let mut taken = lock(&self.p.taken);
         while b.messages.len() < batch_size {
             let Ok(m) = self.rx.try_recv() else { break };
             *taken += 1;
-            self.p.queued_bytes.fetch_sub(m.len(), Ordering::Relaxed);
-            let added = if b.messages.is_empty() { m.len() } else { m.len() + 1 };
+            self.p.queued_bytes.fetch_sub(m.size, Ordering::Relaxed);
+            let added = if b.messages.is_empty() { m.size } else { m.size + 1 };
             if b.joined_len + added > self.max_joined {
                 b.carry = Some(m);
                 return true;
@@ -300,7 +334,10 @@ impl SenderLoop {
             if i > 0 {
                 joined.push(b',');
             }
-            joined.extend_from_slice(&m);
+            let before = joined.len();
+            m.write_to(&self.p.config, &mut joined);
+            // The size was counted at the call by the same writer; a mismatch would be a bug.
+            debug_assert_eq!(joined.len() - before, m.size, "counted size differs from serialized size");
         }
         self.batch.joined_len = 0;
         let cfg = Arc::clone(&self.p.config);

@@ -122,7 +122,10 @@ func millis(d time.Duration) uint32 {
 	if d <= 0 {
 		return 0
 	}
-	ms := (d + time.Millisecond - 1) / time.Millisecond
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
 	if ms > math.MaxUint32 {
 		return math.MaxUint32
 	}

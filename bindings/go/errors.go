@@ -9,19 +9,19 @@ import (
 type Status int32
 
 const (
-	StatusOK           Status = 0  // success: the event was queued
-	StatusSkipped      Status = 1  // a valid decision that is not an exposure; not an error
-	StatusNullArgument Status = 2  // a required argument was missing
-	StatusInvalidUTF8  Status = 3  // a string was not valid UTF-8
-	StatusInvalidJSON  Status = 4  // malformed JSON, or not of the expected shape
-	StatusInvalidConfig Status = 5 // the config was refused; the message names the key
-	StatusQueueFull    Status = 6  // the queue is full: dropped and counted; the caller never blocks
-	StatusTooLarge     Status = 7  // one message over 32,000 bytes: dropped and counted
-	StatusClosed       Status = 8  // the client is closed
-	StatusTimeout      Status = 9  // the deadline passed; nothing lost, events stay queued
-	StatusPanic        Status = 10 // an internal bug was caught at the boundary
-	StatusNotFound     Status = 11 // Profile API: no such profile
-	StatusUnavailable  Status = 12 // Profile API: error or timeout, nothing cached
+	StatusOK            Status = 0  // success: the event was queued
+	StatusSkipped       Status = 1  // a valid decision that is not an exposure; not an error
+	StatusNullArgument  Status = 2  // a required argument was missing
+	StatusInvalidUTF8   Status = 3  // a string was not valid UTF-8
+	StatusInvalidJSON   Status = 4  // malformed JSON, or not of the expected shape
+	StatusInvalidConfig Status = 5  // the config was refused; the message names the key
+	StatusQueueFull     Status = 6  // the queue is full: dropped and counted; the caller never blocks
+	StatusTooLarge      Status = 7  // one message over 32,000 bytes: dropped and counted
+	StatusClosed        Status = 8  // the client is closed
+	StatusTimeout       Status = 9  // the deadline passed; nothing lost, events stay queued
+	StatusPanic         Status = 10 // an internal bug was caught at the boundary
+	StatusNotFound      Status = 11 // Profile API: no such profile
+	StatusUnavailable   Status = 12 // Profile API: error or timeout, nothing cached
 )
 
 var statusNames = [...]string{

@@ -34,6 +34,18 @@ module Flagwire
     ENQUEUE_ALLOW = [Status::OK, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
 
     FLAG = OptimizelySDK::FLAG
+    # One reused generator state: JSON.generate builds a new one per call, which costs as much as
+    # the generation itself. Compact output only, so sharing it between threads is harmless.
+    JSON_STATE = JSON::State.new
+
+    # JSON text of `obj` through JSON_STATE. json 2.x does not unwind State#depth when generation
+    # raises (NaN, a bad encoding, ...), so reset it, or 100 errors would break every later call.
+    def self.dump_json(obj)
+      JSON_STATE.generate(obj)
+    rescue StandardError
+      JSON_STATE.depth = 0
+      raise
+    end
     # decision_info entries the core ignores (they can be large, or not JSON-serializable).
     IGNORED_INFO_KEYS = %i[variables reasons variable_key variable_type variable_value variable_values].freeze
 
@@ -77,6 +89,8 @@ module Flagwire
       ObjectSpace.define_finalizer(self, self.class.finalizer(@native))
 
       @datafile_pushed = false
+      # With include_attributes: false the core drops them: do not serialize them at all.
+      @send_attributes = options[:include_attributes] != false
       @attachment = nil
       @attach_lock = Mutex.new
       @listener_errors = 0
@@ -96,7 +110,7 @@ module Flagwire
     #
     # @return [Symbol, nil] :ok (an event was queued), :skipped (not an exposure), :queue_full or
     #   :too_large (dropped and counted), nil after an error or after #close.
-    def on_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil, *_rest)
+    def on_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil)
       info = decision_info
       status =
         if type == FLAG && info.is_a?(Hash) && (flag_key = info[:flag_key]) &&
@@ -104,12 +118,11 @@ module Flagwire
           # Fast path. Without a datafile it is only taken when the SDK sent no experiment id:
           # flagwire_on_flag_decision has no id parameters, and the JSON path keeps them.
           dispatched = info[:decision_event_dispatched]
-          @native.call(:flagwire_on_flag_decision,
-                       user_id, flag_key, info[:rule_key], info[:variation_key],
-                       info[:enabled] ? 1 : 0,
-                       dispatched.nil? ? -1 : (dispatched ? 1 : 0),
-                       attributes.nil? || attributes.empty? ? nil : JSON.generate(attributes),
-                       what: "listener", allow: LISTENER_ALLOW)
+          @native.on_flag_decision(user_id, flag_key, info[:rule_key], info[:variation_key],
+                                   info[:enabled] ? 1 : 0,
+                                   dispatched.nil? ? -1 : (dispatched ? 1 : 0),
+                                   @send_attributes && attributes && !attributes.empty? ? Client.dump_json(attributes) : nil,
+                                   LISTENER_ALLOW)
         else
           @native.call(:flagwire_on_decision, notification_json(type, user_id, attributes, info),
                        what: "listener", allow: LISTENER_ALLOW)
@@ -194,7 +207,7 @@ module Flagwire
     # from it. #attach does this on attach and on every config update.
     # @raise [Flagwire::InvalidInputError] for an invalid datafile (the previous one is kept).
     def set_datafile(datafile)
-      json = datafile.is_a?(String) ? datafile : JSON.generate(datafile)
+      json = datafile.is_a?(String) ? datafile : Client.dump_json(datafile)
       @native.call_waiting(:flagwire_set_datafile, json, what: "set_datafile", allow: [Status::OK])
       @datafile_pushed = true
     end
@@ -204,7 +217,7 @@ module Flagwire
     # @return [Boolean] true when queued, false when dropped (queue full, or over 32 KB; counted).
     # @raise [Flagwire::InvalidInputError] when it is not a valid Segment message.
     def enqueue(message)
-      json = message.is_a?(String) ? message : JSON.generate(message)
+      json = message.is_a?(String) ? message : Client.dump_json(message)
       @native.call(:flagwire_enqueue, json, what: "enqueue", allow: ENQUEUE_ALLOW) == Status::OK
     end
 
@@ -271,7 +284,7 @@ module Flagwire
     # carrying ids while no datafile is known), in ruby-sdk's snake_case.
     def notification_json(type, user_id, attributes, info)
       info = info.except(*IGNORED_INFO_KEYS) if info.is_a?(Hash)
-      JSON.generate({ "type" => type, "user_id" => user_id, "attributes" => attributes, "decision_info" => info })
+      Client.dump_json({ "type" => type, "user_id" => user_id, "attributes" => attributes, "decision_info" => info })
     end
 
     # The OPTIMIZELY_CONFIG_UPDATE listener body (and attach's first push). Never raises.

@@ -45,6 +45,17 @@ module Flagwire
       end
     end
 
+    # The listener's fast path, spelled out (no splat, no public_send): it runs on every decision.
+    def on_flag_decision(user_id, flag_key, rule_key, variation_key, enabled, dispatched, attributes_json, allow)
+      @lock.synchronize do
+        ptr = @ptr or raise closed_error("listener")
+        Native.check(
+          Native.flagwire_on_flag_decision(ptr, user_id, flag_key, rule_key, variation_key, enabled, dispatched, attributes_json),
+          "listener", client_ptr: ptr, allow: allow
+        )
+      end
+    end
+
     # Calls a function returning a library-owned string; returns it as a Ruby String (freed).
     def call_string(fn, what:)
       @lock.synchronize do

@@ -1,0 +1,257 @@
+package flagwire_test
+
+// Benchmarks: flagwire's DECISION handler vs what a Go user writes by hand today, a DECISION
+// handler that builds an analytics-go Track with the same properties and Enqueues it. Both send
+// to the same local collector in the same run. Run them with bench.sh (fixed iteration counts,
+// -benchmem, -count 5):
+//
+//   - ns/op is the caller's cost: the time inside the handler, i.e. what decide() pays.
+//   - delivered-events/s is end to end: from the first call until the collector holds all b.N
+//     events (flagwire: Flush; analytics-go: Close, its only way to flush).
+//   - B/op and allocs/op count the Go heap during the timed loop, background goroutines
+//     included (analytics-go serializes on a goroutine; flagwire serializes in Rust, off the
+//     Go heap).
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	flagwire "github.com/flagwire/flagwire/bindings/go"
+	"github.com/optimizely/go-sdk/v2/pkg/client"
+	"github.com/optimizely/go-sdk/v2/pkg/entities"
+	"github.com/optimizely/go-sdk/v2/pkg/notification"
+	analytics "github.com/segmentio/analytics-go/v3"
+)
+
+const (
+	benchBatchSize = 250 // analytics-go's default; flagwire is set to the same
+	benchInterval  = time.Second
+)
+
+// benchNotification is a flag decision as the Go SDK sends it for an experiment rule.
+func benchNotification(i int) notification.DecisionNotification {
+	variation, variationID := "control", "5001"
+	if i%2 == 1 {
+		variation, variationID = "treatment", "5002"
+	}
+	return notification.DecisionNotification{
+		Type: notification.Flag,
+		UserContext: entities.UserContext{ID: fmt.Sprintf("user-%d", i),
+			Attributes: map[string]any{"plan": "premium", "country": "DE", "logins": 12}},
+		DecisionInfo: map[string]any{
+			"flagKey": "checkout_flow", "enabled": i%2 == 1, "variables": map[string]any{"button_color": "gray"},
+			"variationKey": variation, "ruleKey": "checkout_ab", "reasons": []string{},
+			"decisionEventDispatched": true, "experimentId": "2001", "variationId": variationID,
+		},
+	}
+}
+
+// analyticsHandler is the hand-written listener: same filter (keys present, not disabled) and
+// the same properties as flagwire's default "both" style.
+func analyticsHandler(ac analytics.Client) func(notification.DecisionNotification) {
+	return func(n notification.DecisionNotification) {
+		if n.Type != notification.Flag {
+			return
+		}
+		info := n.DecisionInfo
+		ruleKey, _ := info["ruleKey"].(string)
+		variationKey, _ := info["variationKey"].(string)
+		if ruleKey == "" || variationKey == "" {
+			return
+		}
+		if dispatched, ok := info["decisionEventDispatched"].(bool); ok && !dispatched {
+			return
+		}
+		flagKey, _ := info["flagKey"].(string)
+		enabled, _ := info["enabled"].(bool)
+		experimentID, _ := info["experimentId"].(string)
+		variationID, _ := info["variationId"].(string)
+		props := analytics.NewProperties().
+			Set("flagKey", flagKey).Set("ruleKey", ruleKey).Set("variationKey", variationKey).
+			Set("enabled", enabled).Set("optimizelyUserId", n.UserContext.ID).
+			Set("experiment_id", experimentID).Set("experiment_name", ruleKey).
+			Set("variation_id", variationID).Set("variation_name", variationKey)
+		if len(n.UserContext.Attributes) > 0 {
+			props.Set("userAttributes", n.UserContext.Attributes)
+		}
+		_ = analytics.Client.Enqueue(ac, analytics.Track{UserId: n.UserContext.ID, Event: "Experiment Viewed",
+			Properties: props, Context: &analytics.Context{Library: analytics.LibraryInfo{Name: "flagwire-bench", Version: "0"}}})
+	}
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Logf(string, ...interface{})   {}
+func (quietLogger) Errorf(string, ...interface{}) {}
+
+// sink is one destination under test: the handler and how to drain it.
+type sink struct {
+	handle func(notification.DecisionNotification)
+	drain  func(b *testing.B) // flush everything queued (analytics-go: Close)
+	close  func()
+	check  func(b *testing.B) // after draining
+}
+
+func newFlagwireSink(b *testing.B) sink {
+	c, err := flagwire.New(flagwire.Config{WriteKey: writeKey, Endpoint: collectorURL, LogLevel: "off",
+		BatchSize: benchBatchSize, FlushIntervalMS: int(benchInterval / time.Millisecond),
+		MaxQueueEvents: 2_000_000, MaxQueueBytes: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.SetDatafile(string(readDatafile(b, "minimal-datafile.json"))); err != nil { // as Attach does
+		b.Fatal(err)
+	}
+	return sink{
+		handle: c.OnDecision,
+		drain: func(b *testing.B) {
+			if err := c.Flush(120 * time.Second); err != nil {
+				b.Fatal(err)
+			}
+		},
+		close: func() { _ = c.Close(10 * time.Second) },
+		check: func(b *testing.B) {
+			st, err := c.Stats()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if st.DroppedQueueFull != 0 || st.HandlerErrors != 0 || st.Failed != 0 {
+				b.Fatalf("flagwire dropped or failed events: %+v", st)
+			}
+		},
+	}
+}
+
+func newAnalyticsSink(b *testing.B) sink {
+	ac, err := analytics.NewWithConfig(writeKey, analytics.Config{Endpoint: collectorURL,
+		BatchSize: benchBatchSize, Interval: benchInterval, Logger: quietLogger{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	closed := false
+	return sink{
+		handle: analyticsHandler(ac),
+		drain: func(b *testing.B) {
+			if err := ac.Close(); err != nil {
+				b.Fatal(err)
+			}
+			closed = true
+		},
+		close: func() {
+			if !closed {
+				_ = ac.Close()
+			}
+		},
+		check: func(*testing.B) {},
+	}
+}
+
+var sinks = []struct {
+	name string
+	make func(*testing.B) sink
+}{
+	{"flagwire", newFlagwireSink},
+	{"analytics-go", newAnalyticsSink},
+}
+
+// measure runs b.N handler calls (timed), then drains and waits until the collector holds all
+// b.N events, and reports the end-to-end rate.
+func measure(b *testing.B, s sink, parallel bool) {
+	defer s.close()
+	notes := make([]notification.DecisionNotification, 1024)
+	for i := range notes {
+		notes[i] = benchNotification(i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if parallel {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				s.handle(notes[i&1023])
+				i++
+			}
+		})
+	} else {
+		for i := 0; i < b.N; i++ {
+			s.handle(notes[i&1023])
+		}
+	}
+	b.StopTimer()
+	s.drain(b)
+	got := waitCollector(b, b.N, 120*time.Second)
+	elapsed := time.Since(start)
+	if got != b.N {
+		b.Fatalf("collector holds %d events, want %d", got, b.N)
+	}
+	s.check(b)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "delivered-events/s")
+}
+
+// BenchmarkExperimentViewed: one goroutine calls the handler back to back (a burst).
+func BenchmarkExperimentViewed(b *testing.B) {
+	for _, s := range sinks {
+		b.Run(s.name, func(b *testing.B) {
+			resetCollector(b)
+			measure(b, s.make(b), false)
+		})
+	}
+}
+
+// BenchmarkExperimentViewedParallel: GOMAXPROCS goroutines call the handler concurrently, as
+// concurrent decide() calls do.
+func BenchmarkExperimentViewedParallel(b *testing.B) {
+	for _, s := range sinks {
+		b.Run(s.name, func(b *testing.B) {
+			resetCollector(b)
+			measure(b, s.make(b), true)
+		})
+	}
+}
+
+// BenchmarkDecide: a whole user.Decide through the real SDK with each listener attached
+// (and with none), over 1000 users of the minimal datafile (about half are experiment
+// exposures). ns/op is what one decide costs the application.
+func BenchmarkDecide(b *testing.B) {
+	raw := readDatafile(b, "minimal-datafile.json")
+	run := func(b *testing.B, attach func(oc *client.OptimizelyClient) func()) {
+		resetCollector(b)
+		oc := newOptimizely(b, raw)
+		detach := attach(oc)
+		users := make([]client.OptimizelyUserContext, 1000)
+		for i := range users {
+			users[i] = oc.CreateUserContext(fmt.Sprintf("user%d", i), map[string]any{"plan": "premium"})
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			users[i%len(users)].Decide("checkout_flow", nil)
+		}
+		b.StopTimer()
+		detach()
+	}
+	b.Run("no-listener", func(b *testing.B) {
+		run(b, func(*client.OptimizelyClient) func() { return func() {} })
+	})
+	for _, s := range sinks {
+		b.Run(s.name, func(b *testing.B) {
+			run(b, func(oc *client.OptimizelyClient) func() {
+				snk := s.make(b)
+				center := oc.GetNotificationCenter()
+				id, err := center.AddHandler(notification.Decision, func(p interface{}) {
+					snk.handle(p.(notification.DecisionNotification))
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return func() {
+					_ = center.RemoveHandler(id, notification.Decision)
+					snk.drain(b)
+					snk.close()
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,145 @@
+package flagwire_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	flagwire "github.com/flagwire/flagwire/bindings/go"
+	"github.com/optimizely/go-sdk/v2/pkg/client"
+	"github.com/optimizely/go-sdk/v2/pkg/config"
+	"github.com/optimizely/go-sdk/v2/pkg/event"
+)
+
+// noopDispatcher replaces the SDK's default dispatcher, which POSTs to Optimizely.
+type noopDispatcher struct{}
+
+func (noopDispatcher) DispatchEvent(event.LogEvent) (bool, error) { return true, nil }
+
+func readDatafile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "tests", "data", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// newOptimizely builds the real Go SDK offline from a datafile (optimizely.md §4.1): static
+// config manager with SDK key "", no-op event dispatcher, ODP off.
+func newOptimizely(t testing.TB, datafile []byte) *client.OptimizelyClient {
+	t.Helper()
+	cm := config.NewStaticProjectConfigManagerWithOptions("", config.WithInitialDatafile(datafile))
+	if cm == nil {
+		t.Fatal("datafile did not parse")
+	}
+	oc, err := (&client.OptimizelyFactory{}).Client(
+		client.WithConfigManager(cm),
+		client.WithEventDispatcher(noopDispatcher{}),
+		client.WithOdpDisabled(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(oc.Close)
+	return oc
+}
+
+// newClient starts a flagwire client pointed at the test collector; closed at test end.
+func newClient(t testing.TB, mutate func(*flagwire.Config)) *flagwire.Client {
+	t.Helper()
+	cfg := flagwire.Config{
+		WriteKey:        writeKey,
+		Endpoint:        collectorURL,
+		FlushIntervalMS: 50,
+		LogLevel:        "off",
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := flagwire.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(5 * time.Second); err != nil && !errors.Is(err, flagwire.ErrClosed) {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return c
+}
+
+// rules indexes a datafile: rule key per flag -> experiment or delivery, with ids.
+type ruleInfo struct {
+	id         string
+	experiment bool
+	variations map[string]string // key -> id
+}
+
+type datafileIndex map[string]map[string]ruleInfo // flag -> rule key -> info
+
+func indexDatafile(t testing.TB, raw []byte) datafileIndex {
+	t.Helper()
+	type rule struct {
+		ID         string `json:"id"`
+		Key        string `json:"key"`
+		Variations []struct {
+			ID  string `json:"id"`
+			Key string `json:"key"`
+		} `json:"variations"`
+	}
+	var df struct {
+		Experiments []rule                         `json:"experiments"`
+		Groups      []struct{ Experiments []rule } `json:"groups"`
+		Rollouts    []struct {
+			ID          string `json:"id"`
+			Experiments []rule `json:"experiments"`
+		} `json:"rollouts"`
+		FeatureFlags []struct {
+			Key           string   `json:"key"`
+			ExperimentIDs []string `json:"experimentIds"`
+			RolloutID     string   `json:"rolloutId"`
+		} `json:"featureFlags"`
+	}
+	if err := json.Unmarshal(raw, &df); err != nil {
+		t.Fatal(err)
+	}
+	info := func(r rule, exp bool) ruleInfo {
+		v := map[string]string{}
+		for _, x := range r.Variations {
+			v[x.Key] = x.ID
+		}
+		return ruleInfo{id: r.ID, experiment: exp, variations: v}
+	}
+	exps := map[string]rule{}
+	for _, r := range df.Experiments {
+		exps[r.ID] = r
+	}
+	for _, g := range df.Groups {
+		for _, r := range g.Experiments {
+			exps[r.ID] = r
+		}
+	}
+	out := datafileIndex{}
+	for _, f := range df.FeatureFlags {
+		m := map[string]ruleInfo{}
+		for _, id := range f.ExperimentIDs {
+			m[exps[id].Key] = info(exps[id], true)
+		}
+		for _, ro := range df.Rollouts {
+			if ro.ID == f.RolloutID {
+				for _, r := range ro.Experiments {
+					m[r.Key] = info(r, false)
+				}
+			}
+		}
+		out[f.Key] = m
+	}
+	return out
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+func props(m message) map[string]any { p, _ := m["properties"].(map[string]any); return p }

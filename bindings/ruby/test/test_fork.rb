@@ -1,0 +1,94 @@
+# frozen_string_literal: true
+
+require "test_helper"
+require "open3"
+require "rbconfig"
+
+# Pre-forking servers (Puma, Unicorn, Resque): after Process.fork the child's events are sent by
+# the child and the parent's by the parent, once, with nothing for the user to call.
+class TestFork < FlagwireTest::Case
+  LIB_DIR = File.expand_path("../lib", __dir__)
+
+  def treatment
+    flag(flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment",
+         experiment_id: "2001", variation_id: "5002")
+  end
+
+  def wait_child(pid, timeout: 30)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    loop do
+      _, status = Process.wait2(pid, Process::WNOHANG)
+      return status if status
+
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        Process.kill("KILL", pid)
+        Process.wait(pid)
+        flunk "child #{pid} did not exit within #{timeout}s"
+      end
+      sleep 0.02
+    end
+  end
+
+  # Parent queues decisions, forks; the child sends its own and closes; the parent sends more
+  # and flushes. Returns [expected user ids, delivered messages, parent stats].
+  def fork_scenario
+    # A long flush interval: the parent's events are still queued when it forks.
+    client = new_client(flush_interval_ms: 60_000)
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    listener = client.listener
+    parent_before = Array.new(10) { |i| uid("parent-before-#{i}") }
+    parent_before.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+
+    child_users = Array.new(15) { |i| uid("child-#{i}") }
+    pid = fork do
+      code = 1
+      begin
+        child_users.each { |u| raise "not queued: #{u}" unless listener.call("flag", u, {}, treatment) == :ok }
+        stats = client.stats
+        raise "child stats are not fresh: #{stats}" unless stats[:enqueued] == child_users.size
+
+        code = client.close(timeout: 10) == true ? 0 : 2
+      rescue Exception => e # rubocop:disable Lint/RescueException
+        warn "child failed: #{e.class}: #{e.message}"
+      ensure
+        exit!(code) # no at_exit in the child: minitest's would run the suite again
+      end
+    end
+
+    parent_after = Array.new(5) { |i| uid("parent-after-#{i}") }
+    parent_after.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    status = wait_child(pid)
+    assert status.success?, "child exited with #{status.exitstatus}"
+    assert client.flush(timeout: 10)
+    [parent_before + parent_after + child_users, my_messages, client.stats]
+  end
+
+  def test_parent_and_child_each_deliver_their_own_events_once
+    expected, messages, stats = fork_scenario
+    assert_equal expected.sort, messages.map { |m| m["userId"] }.sort, "every event once"
+    assert_equal 15, stats[:enqueued]
+    assert_equal stats[:enqueued], stats[:delivered]
+  end
+
+  def test_message_ids_stay_unique_across_fork
+    _expected, messages, = fork_scenario
+    # Segment de-duplicates on messageId: a child repeating its parent's ids loses those events.
+    assert_unique_message_ids(messages)
+  end
+
+  def test_forked_children_close_through_at_exit
+    script = File.expand_path("fork_script.rb", __dir__)
+    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, script, collector.url, @run)
+    assert status.success?, "#{out}\n#{err}"
+    expected = out.split
+    assert_equal 3 * 10 + 2 * 5, expected.size
+    assert_equal expected.sort, my_messages.map { |m| m["userId"] }.sort
+  end
+
+  def test_forked_children_message_ids_are_unique
+    script = File.expand_path("fork_script.rb", __dir__)
+    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, script, collector.url, @run)
+    assert status.success?, "#{out}\n#{err}"
+    assert_unique_message_ids(my_messages)
+  end
+end

@@ -1,0 +1,174 @@
+# frozen_string_literal: true
+
+require "test_helper"
+require "open3"
+require "rbconfig"
+
+# Threads, close, at_exit and the GC finalizer.
+class TestLifecycle < FlagwireTest::Case
+  LIB_DIR = File.expand_path("../lib", __dir__)
+
+  def treatment
+    flag(flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment",
+         experiment_id: "2001", variation_id: "5002")
+  end
+
+  def test_many_ruby_threads_at_once
+    client = new_client(batch_size: 50)
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    listener = client.listener
+    threads = 8
+    per_thread = 250
+    statuses = Array.new(threads)
+    workers = Array.new(threads) do |t|
+      Thread.new do
+        statuses[t] = Array.new(per_thread) do |i|
+          listener.call("flag", uid("t#{t}-#{i}"), { "thread" => t }, treatment)
+        end
+      end
+    end
+    # Stats, flushes and enqueues from another thread meanwhile.
+    side = Thread.new do
+      20.times do |i|
+        client.stats
+        client.enqueue({ type: "track", userId: uid("side-#{i}"), event: "Side" })
+        client.flush(timeout: 0.01)
+      end
+    end
+    (workers + [side]).each { |w| assert w.join(60), "thread did not finish" }
+    assert(statuses.flatten.all?(:ok))
+
+    messages = delivered(client, timeout: 30)
+    assert_equal threads * per_thread + 20, messages.size
+    assert_unique_message_ids(messages)
+    expected = (0...threads).flat_map { |t| (0...per_thread).map { |i| uid("t#{t}-#{i}") } }
+    assert_equal expected.sort, messages.select { |m| m["event"] == "Experiment Viewed" }.map { |m| m["userId"] }.sort
+    stats = client.stats
+    assert_equal stats[:enqueued], stats[:delivered]
+    assert_equal 0, stats[:failed]
+  end
+
+  def test_close_twice_is_safe_and_returns_nil_the_second_time
+    client = new_client
+    client.listener.call("flag", uid("1"), {}, treatment)
+    assert_equal true, client.close
+    assert_nil client.close
+    assert_nil client.close(timeout: 0)
+    assert client.closed?
+    assert_equal [uid("1")], my_messages.map { |m| m["userId"] }
+  end
+
+  def test_calls_after_close_raise_closed_error
+    client = new_client
+    client.close
+    assert_raises(Flagwire::ClosedError) { client.flush }
+    assert_raises(Flagwire::ClosedError) { client.stats }
+    assert_raises(Flagwire::ClosedError) { client.last_error }
+    assert_raises(Flagwire::ClosedError) { client.enqueue({ type: "track", userId: "u", event: "E" }) }
+    assert_raises(Flagwire::ClosedError) { client.set_datafile(FlagwireTest::MINIMAL_DATAFILE) }
+    error = assert_raises(Flagwire::ClosedError) { client.flush }
+    assert_equal :closed, error.status_name
+    assert_match(/closed/, client.inspect)
+  end
+
+  def test_close_while_threads_are_calling
+    client = new_client
+    listener = client.listener
+    started = Queue.new
+    results = Array.new(4) { [] }
+    workers = Array.new(4) do |t|
+      Thread.new do
+        started << true
+        2_000.times { |i| results[t] << listener.call("flag", uid("c#{t}-#{i}"), {}, treatment) }
+      end
+    end
+    flusher = Thread.new do
+      50.times do
+        client.flush(timeout: 0.05)
+      rescue Flagwire::ClosedError
+        break
+      end
+    end
+    4.times { started.pop }
+    closers = Array.new(3) { Thread.new { client.close(timeout: 5) } }
+    outcomes = capture_io { closers.map(&:value) }
+    [*workers, flusher].each { |w| assert w.join(60) }
+    closed_by = closers.map(&:value)
+    assert_equal 1, closed_by.count { |v| !v.nil? }, "exactly one close did the work: #{closed_by.inspect} #{outcomes}"
+    all = results.flatten
+    assert(all.all? { |s| s.nil? || s == :ok })
+    # Every event queued before close was delivered, once.
+    queued = all.count(:ok)
+    messages = my_messages
+    assert_equal queued, messages.size
+    assert_unique_message_ids(messages)
+  end
+
+  def test_flush_does_not_hold_other_threads
+    collector.script([{ status: 200, delay_ms: 800 }])
+    client = new_client(flush_interval_ms: 10)
+    client.enqueue({ type: "track", userId: uid("slow"), event: "E" })
+    sleep 0.05 # the sender is now in the slow request
+    flusher = Thread.new { client.flush(timeout: 5) }
+    sleep 0.05
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    50.times { |i| client.listener.call("flag", uid("meanwhile-#{i}"), {}, treatment) }
+    client.stats
+    elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+    assert_operator elapsed, :<, 0.5, "decisions waited for the flush"
+    assert flusher.value
+  end
+
+  def test_at_exit_closes_open_clients_and_delivers
+    script = <<~RUBY
+      require "flagwire"
+      c = Flagwire::Client.new(write_key: "k", endpoint: ARGV[0], flush_interval_ms: 60_000, log_level: "off")
+      c.listener.call("flag", ARGV[1], {}, { flag_key: "checkout_flow", rule_key: "checkout_ab",
+        variation_key: "control", enabled: false, decision_event_dispatched: true, experiment_id: "2001", variation_id: "5001" })
+      # no close: at_exit must flush and close it
+    RUBY
+    _out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, "-e", script, collector.url, uid("exit"))
+    assert status.success?, err
+    assert_equal [uid("exit")], my_messages.map { |m| m["userId"] }
+  end
+
+  def test_garbage_collected_clients_are_closed_by_their_finalizer
+    script = <<~RUBY
+      require "flagwire"
+      def make(i)
+        c = Flagwire::Client.new(write_key: "k", endpoint: ARGV[0], flush_interval_ms: 60_000, log_level: "off", close_timeout: 2)
+        c.enqueue({ type: "track", userId: "\#{ARGV[1]}-\#{i}", event: "GC" })
+        nil
+      end
+      20.times { |i| make(i) }
+      before = Flagwire.open_clients
+      10.times do
+        GC.start(full_mark: true, immediate_sweep: true)
+        break if Flagwire.open_clients < before
+        sleep 0.05
+      end
+      puts "\#{before} \#{Flagwire.open_clients}"
+    RUBY
+    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, "-e", script, collector.url, uid("gc"))
+    assert status.success?, err
+    before, after = out.split.map(&:to_i)
+    assert_equal 20, before
+    assert_operator after, :<, before, "no finalizer ran"
+    # Finalized or closed at exit: every event is delivered once.
+    assert_equal 20, my_messages.size
+    assert_unique_message_ids(my_messages)
+  end
+
+  def test_close_from_a_signal_trap
+    client = new_client
+    client.listener.call("flag", uid("trap"), {}, treatment)
+    result = Queue.new
+    previous = trap("USR2") { result << client.close(timeout: 5) }
+    Process.kill("USR2", Process.pid)
+    1000.times { break unless result.empty?; sleep 0.01 } # bounded: 10 s
+    assert_equal true, result.pop(true)
+    assert_equal [uid("trap")], my_messages.map { |m| m["userId"] }
+  ensure
+    trap("USR2", previous || "DEFAULT")
+  end
+end

@@ -1,0 +1,227 @@
+# frozen_string_literal: true
+
+require "test_helper"
+
+# The DECISION listener driven with notifications shaped exactly as ruby-sdk 5.x sends them:
+# `listener.call(type, user_id, attributes, decision_info)` with Symbol keys.
+class TestListener < FlagwireTest::Case
+  CHECKOUT_TREATMENT = { flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment",
+                         enabled: true, experiment_id: "2001", variation_id: "5002" }.freeze
+  CHECKOUT_CONTROL = { flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "control",
+                       enabled: false, experiment_id: "2001", variation_id: "5001" }.freeze
+  # sendFlagDecisions is false in the minimal datafile: rollout decisions are not dispatched.
+  CHECKOUT_DELIVERY = { flag_key: "checkout_flow", rule_key: "checkout_delivery", variation_key: "on",
+                        enabled: true, experiment_id: "6001", variation_id: "7001", dispatched: false }.freeze
+  CHECKOUT_EVERYONE_ELSE = { flag_key: "checkout_flow", rule_key: "default-rollout-3001", variation_key: "off",
+                             enabled: false, experiment_id: "6002", variation_id: "7002", dispatched: false }.freeze
+  NO_RULE = { flag_key: "checkout_flow", rule_key: nil, variation_key: nil, enabled: false, dispatched: false }.freeze
+
+  def test_listener_is_a_stable_callable_with_the_sdk_signature
+    client = new_client
+    listener = client.listener
+    assert_respond_to listener, :call
+    assert_same listener, client.listener
+    assert_equal listener, client.listener # the SDK refuses a second registration of an == callback
+    assert_equal :ok, listener.call("flag", uid("u"), {}, flag(**CHECKOUT_TREATMENT))
+  end
+
+  def test_flag_exposure_without_datafile_keeps_the_sdk_ids
+    client = new_client
+    assert_equal :ok, client.listener.call("flag", uid("u1"), { "plan" => "pro" }, flag(**CHECKOUT_TREATMENT))
+    messages = delivered(client)
+    assert_equal 1, messages.size
+    event = messages.first
+    assert_equal "track", event["type"]
+    assert_equal "Experiment Viewed", event["event"]
+    assert_equal uid("u1"), event["userId"]
+    assert_equal({ "flagKey" => "checkout_flow", "ruleKey" => "checkout_ab", "variationKey" => "treatment",
+                   "enabled" => true, "optimizelyUserId" => uid("u1"), "userAttributes" => { "plan" => "pro" },
+                   "experiment_id" => "2001", "experiment_name" => "checkout_ab",
+                   "variation_id" => "5002", "variation_name" => "treatment" }, event["properties"])
+    assert_equal({ "name" => "flagwire", "version" => "0.1.0" }, event.dig("context", "library"))
+    assert_match(/\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\z/, event["timestamp"])
+    refute_empty event["messageId"]
+  end
+
+  def test_without_datafile_rule_and_variation_make_an_exposure_unless_not_dispatched
+    client = new_client
+    listener = client.listener
+    assert_equal :ok, listener.call("flag", uid("exp"), {}, flag(**CHECKOUT_CONTROL))
+    assert_equal :skipped, listener.call("flag", uid("rollout-not-dispatched"), {}, flag(**CHECKOUT_DELIVERY))
+    assert_equal :skipped, listener.call("flag", uid("no-rule"), {}, flag(**NO_RULE))
+    assert_equal :skipped, listener.call("flag", uid("disabled"), {}, flag(**CHECKOUT_TREATMENT, dispatched: false))
+    # An SDK older than 5.2 sends no ids: the fast path is taken and the event has no ids.
+    old_sdk = flag(**CHECKOUT_TREATMENT).except(:experiment_id, :variation_id)
+    assert_equal :ok, listener.call("flag", uid("old-sdk"), {}, old_sdk)
+    users = by_user(delivered(client))
+    assert_equal [uid("exp"), uid("old-sdk")].sort, users.keys.sort
+    refute users[uid("old-sdk")].first["properties"].key?("experiment_id")
+    assert_equal "2001", users[uid("exp")].first.dig("properties", "experiment_id")
+  end
+
+  def test_with_the_minimal_datafile_only_experiments_are_exposures
+    client = new_client
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    listener = client.listener
+    decisions = {
+      "control" => [CHECKOUT_CONTROL, :ok],
+      "treatment" => [CHECKOUT_TREATMENT, :ok],
+      "delivery" => [CHECKOUT_DELIVERY, :skipped],
+      "delivery-dispatched" => [CHECKOUT_DELIVERY.merge(dispatched: true), :skipped],
+      "everyone-else" => [CHECKOUT_EVERYONE_ELSE, :skipped],
+      "no-rule" => [NO_RULE, :skipped],
+      "disabled-event" => [CHECKOUT_TREATMENT.merge(dispatched: false), :skipped],
+      "holdout" => [{ flag_key: "checkout_flow", rule_key: "ho_1", variation_key: "off", enabled: false,
+                      experiment_id: "9999", variation_id: "9998" }, :skipped]
+    }
+    decisions.each do |name, (info, expected)|
+      assert_equal expected, listener.call("flag", uid(name), { "plan" => "pro" }, flag(**info)), name
+    end
+    users = by_user(delivered(client))
+    assert_equal [uid("control"), uid("treatment")].sort, users.keys.sort
+    props = users[uid("control")].first["properties"]
+    assert_equal({ "flagKey" => "checkout_flow", "ruleKey" => "checkout_ab", "variationKey" => "control",
+                   "enabled" => false, "optimizelyUserId" => uid("control"), "userAttributes" => { "plan" => "pro" },
+                   "experiment_id" => "2001", "experiment_name" => "checkout_ab",
+                   "variation_id" => "5001", "variation_name" => "control" }, props)
+    stats = client.stats
+    assert_equal 8, stats[:decisions]
+    assert_equal 2, stats[:exposures]
+    assert_equal 6, stats[:skipped]
+  end
+
+  def test_repeated_rule_keys_are_classified_per_flag
+    client = new_client
+    client.set_datafile(FlagwireTest::REPEATED_DATAFILE)
+    listener = client.listener
+    # sendFlagDecisions is true here: rollout decisions ARE dispatched, and still are no exposures.
+    cases = {
+      "a" => [{ flag_key: "flag_a", rule_key: "shared_rule", variation_key: "a_treatment", experiment_id: "2101", variation_id: "5102" }, :ok],
+      "b" => [{ flag_key: "flag_b", rule_key: "shared_rule", variation_key: "on", experiment_id: "6201", variation_id: "7201" }, :skipped],
+      "c" => [{ flag_key: "flag_c", rule_key: "mutex_c", variation_key: "c_control", experiment_id: "2301", variation_id: "5301" }, :ok],
+      "d" => [{ flag_key: "flag_d", rule_key: "mutex_d", variation_key: "d_treatment", experiment_id: "2302", variation_id: "5402" }, :ok],
+      "a-else" => [{ flag_key: "flag_a", rule_key: "default-rollout-3101", variation_key: "off", experiment_id: "6101", variation_id: "7101" }, :skipped]
+    }
+    cases.each do |name, (info, expected)|
+      assert_equal expected, listener.call("flag", uid(name), {}, flag(**info, dispatched: true)), name
+    end
+    users = by_user(delivered(client))
+    assert_equal %w[a c d].map { |n| uid(n) }.sort, users.keys.sort
+    assert_equal "2101", users[uid("a")].first.dig("properties", "experiment_id")
+    assert_equal "2301", users[uid("c")].first.dig("properties", "experiment_id")
+    assert_equal "2302", users[uid("d")].first.dig("properties", "experiment_id")
+  end
+
+  def test_include_rollouts_emits_deliveries_too
+    client = new_client(include_rollouts: true)
+    client.set_datafile(FlagwireTest::REPEATED_DATAFILE)
+    info = flag(flag_key: "flag_b", rule_key: "shared_rule", variation_key: "on", experiment_id: "6201", variation_id: "7201")
+    assert_equal :ok, client.listener.call("flag", uid("b"), {}, info)
+    assert_equal 1, delivered(client).size
+  end
+
+  def test_legacy_types_with_and_without_datafile
+    [nil, FlagwireTest::MINIMAL_DATAFILE].each do |datafile|
+      collector.reset
+      client = new_client
+      client.set_datafile(datafile) if datafile
+      l = client.listener
+      tag = datafile ? "df" : "nodf"
+      feature_test = feature(feature_key: "checkout_flow", enabled: true, source: "feature-test",
+                             experiment_key: "checkout_ab", variation_key: "treatment")
+      assert_equal :ok, l.call("feature", uid("#{tag}-feature"), { "plan" => "pro" }, feature_test)
+      assert_equal :skipped, l.call("feature", uid("#{tag}-feature-rollout"), {},
+                                    feature(feature_key: "checkout_flow", enabled: true, source: "rollout"))
+      # Optimizely sends no impression for variable getters: neither does flagwire.
+      assert_equal :skipped, l.call("feature-variable", uid("#{tag}-var"), {},
+                                    feature_variable(feature_key: "checkout_flow", enabled: true, source: "feature-test",
+                                                     experiment_key: "checkout_ab", variation_key: "treatment"))
+      assert_equal :skipped, l.call("all-feature-variables", uid("#{tag}-allvars"), {},
+                                    all_feature_variables(feature_key: "checkout_flow", enabled: true, source: "feature-test",
+                                                          experiment_key: "checkout_ab", variation_key: "treatment"))
+      assert_equal :ok, l.call("feature-test", uid("#{tag}-activate"), {},
+                               experiment(experiment_key: "checkout_ab", variation_key: "control"))
+      assert_equal :skipped, l.call("ab-test", uid("#{tag}-not-bucketed"), {},
+                                    experiment(experiment_key: "checkout_ab", variation_key: nil))
+      users = by_user(delivered(client))
+      assert_equal [uid("#{tag}-feature"), uid("#{tag}-activate")].sort, users.keys.sort, tag
+      feature_event = users[uid("#{tag}-feature")].first["properties"]
+      assert_equal "checkout_flow", feature_event["flagKey"]
+      assert_equal "checkout_ab", feature_event["ruleKey"]
+      assert_equal "treatment", feature_event["variationKey"]
+      assert_equal({ "plan" => "pro" }, feature_event["userAttributes"])
+      assert_equal "2001", users[uid("#{tag}-activate")].first.dig("properties", "experiment_id") if datafile
+      client.close
+    end
+  end
+
+  def test_attributes_are_sent_only_when_present
+    client = new_client
+    l = client.listener
+    l.call("flag", uid("empty"), {}, flag(**CHECKOUT_TREATMENT))
+    l.call("flag", uid("nil"), nil, flag(**CHECKOUT_TREATMENT))
+    l.call("flag", uid("sym"), { plan: "pro", age: 31, beta: true, score: 1.5, "$opt_bucketing_id": "acct-1" },
+           flag(**CHECKOUT_TREATMENT))
+    l.call("flag", uid("utf8"), { "ville" => "Zürich ✓", "quote" => "a\"b\\c\n" }, flag(**CHECKOUT_TREATMENT))
+    users = by_user(delivered(client))
+    refute users[uid("empty")].first["properties"].key?("userAttributes")
+    refute users[uid("nil")].first["properties"].key?("userAttributes")
+    assert_equal({ "plan" => "pro", "age" => 31, "beta" => true, "score" => 1.5, "$opt_bucketing_id" => "acct-1" },
+                 users[uid("sym")].first.dig("properties", "userAttributes"))
+    assert_equal({ "ville" => "Zürich ✓", "quote" => "a\"b\\c\n" }, users[uid("utf8")].first.dig("properties", "userAttributes"))
+  end
+
+  def test_include_attributes_false_and_other_property_styles
+    client = new_client(include_attributes: false, property_style: "segment", user_id_field: "anonymousId",
+                        event_name: "Experiment Exposed")
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    client.listener.call("flag", uid("anon"), { "plan" => "pro" }, flag(**CHECKOUT_TREATMENT))
+    event = delivered(client).first
+    assert_equal "Experiment Exposed", event["event"]
+    assert_equal uid("anon"), event["anonymousId"]
+    refute event.key?("userId")
+    assert_equal({ "experiment_id" => "2001", "experiment_name" => "checkout_ab", "variation_id" => "5002",
+                   "variation_name" => "treatment" }, event["properties"])
+  end
+
+  def test_the_listener_never_raises
+    client = new_client
+    l = client.listener
+    bad_calls = [
+      [],
+      ["flag"],
+      ["flag", uid("x"), {}, nil],
+      ["flag", uid("x"), {}, "not a hash"],
+      ["flag", nil, {}, flag(**CHECKOUT_TREATMENT)],
+      ["flag", uid("x"), {}, { rule_key: "r" }], # no flag key: goes to the JSON path, refused there
+      ["flag", uid("x"), { "n" => Float::NAN }, flag(**CHECKOUT_TREATMENT)],
+      ["flag", uid("x"), {}, flag(**CHECKOUT_TREATMENT, rule_key: "nul\0byte").merge(experiment_id: nil)],
+      ["flag", "bad utf8 \xff".dup.force_encoding("BINARY"), {}, flag(**CHECKOUT_TREATMENT).merge(experiment_id: nil)],
+      ["feature", uid("x"), {}, { source: "feature-test" }],
+      ["flag", uid("x"), [1, 2], flag(**CHECKOUT_TREATMENT)],
+      [1, 2, 3, 4, 5, 6]
+    ]
+    _out, err = capture_io do
+      bad_calls.each { |args| assert_nil l.call(*args), args.inspect }
+    end
+    assert_equal 1, err.scan("flagwire: listener error").size, "warned once: #{err}"
+    assert_equal bad_calls.size, client.stats[:listener_errors]
+    # Unknown decision types are valid notifications, just not exposures.
+    assert_equal :skipped, l.call("some-future-type", uid("x"), {}, {})
+    # The 100+ JSON errors above and below must not break later serialization (json's State#depth).
+    capture_io { 120.times { l.call("flag", uid("nan"), { "n" => { "m" => Float::NAN } }, flag(**CHECKOUT_TREATMENT)) } }
+    assert_equal :ok, l.call("flag", uid("after"), { "plan" => "pro" }, flag(**CHECKOUT_TREATMENT))
+    assert_equal [uid("after")], delivered(client).map { |m| m["userId"] }
+  end
+
+  def test_a_decision_after_close_is_ignored_cleanly
+    client = new_client
+    client.close
+    _out, err = capture_io do
+      assert_nil client.listener.call("flag", uid("late"), {}, flag(**CHECKOUT_TREATMENT))
+      assert_nil client.listener.call("flag", uid("late"), {}, flag(**CHECKOUT_TREATMENT))
+    end
+    assert_equal 1, err.scan("after close").size
+    assert_empty my_messages
+  end
+end

@@ -1,0 +1,162 @@
+# frozen_string_literal: true
+
+require "test_helper"
+require "open3"
+require "rbconfig"
+
+# Loading, the ABI handshake, owned strings, config and status handling.
+class TestNative < FlagwireTest::Case
+  LIB_DIR = File.expand_path("../lib", __dir__)
+
+  def ruby_subprocess(code, env = {})
+    Open3.capture3(env, RbConfig.ruby, "-I", LIB_DIR, "-e", code)
+  end
+
+  def test_versions
+    assert_equal "0.1.0", Flagwire.version
+    assert_equal Flagwire::ABI_VERSION, Flagwire.abi_version
+    assert File.file?(Flagwire.library_path)
+  end
+
+  def test_library_path_is_relative_to_the_gem_or_from_the_environment
+    candidates = Flagwire::Native.candidates
+    if ENV["FLAGWIRE_LIB"]
+      assert_equal [ENV["FLAGWIRE_LIB"]], candidates
+    else
+      assert_equal [File.join(LIB_DIR, "flagwire", "native", "libflagwire.so"),
+                    File.expand_path("../../../target/release/libflagwire.so", LIB_DIR)], candidates
+    end
+    assert_includes candidates, Flagwire.library_path
+  end
+
+  def test_flagwire_lib_override_that_does_not_exist_fails_with_a_clear_error
+    _out, err, status = ruby_subprocess('require "flagwire"', "FLAGWIRE_LIB" => "/nonexistent/libflagwire.so")
+    refute status.success?
+    assert_match(/Flagwire::LibraryError/, err)
+    assert_match(%r{/nonexistent/libflagwire\.so}, err)
+    assert_match(/FLAGWIRE_LIB/, err)
+  end
+
+  def test_abi_mismatch_is_refused_with_a_clear_message
+    Flagwire::Native.verify_abi!(Flagwire::ABI_VERSION) # no error
+    error = assert_raises(Flagwire::LibraryError) { Flagwire::Native.verify_abi!(Flagwire::ABI_VERSION + 1) }
+    assert_kind_of Flagwire::Error, error
+    assert_match(/ABI mismatch/, error.message)
+    assert_match(/ABI version #{Flagwire::ABI_VERSION + 1}/, error.message)
+    assert_match(/needs ABI version #{Flagwire::ABI_VERSION}/, error.message)
+  end
+
+  def test_unknown_keyword_is_an_argument_error_naming_it
+    error = assert_raises(ArgumentError) { Flagwire::Client.new(write_key: "k", batchsize: 10, bogus: 1) }
+    assert_match(/:batchsize/, error.message)
+    assert_match(/:bogus/, error.message)
+    assert_equal 0, Flagwire.open_clients - @clients.size
+  end
+
+  def test_refused_config_raises_config_error_naming_the_key_without_the_write_key
+    error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: "secret-key-123", batch_size: 0) }
+    assert_equal Flagwire::Status::INVALID_CONFIG, error.status
+    assert_equal :invalid_config, error.status_name
+    assert_match(/batch_size/, error.message)
+    refute_match(/secret-key-123/, error.message)
+
+    error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: "secret-key-123", endpoint: "ftp://x") }
+    assert_match(/endpoint/, error.message)
+
+    error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: nil) }
+    assert_match(/write_key/, error.message)
+  end
+
+  def test_every_core_option_is_accepted
+    client = new_client(
+      batch_size: 10, flush_interval_ms: 100, max_queue_events: 100, max_queue_bytes: 1_000_000,
+      max_retries: 2, backoff_base_ms: 10, backoff_max_ms: 20, request_timeout_ms: 1000, gzip: false,
+      event_name: "Experiment Viewed", property_style: :both, include_attributes: true,
+      include_rollouts: false, user_id_field: "userId", honor_disable_decision_event: true,
+      allow_insecure_http: false, proxy: nil, ca_certs_pem: nil, log_level: :off, close_timeout: 1.0
+    )
+    refute client.closed?
+  end
+
+  def test_stats_are_a_hash_with_symbol_keys
+    client = new_client
+    stats = client.stats
+    %i[decisions exposures skipped enqueued dropped_queue_full dropped_invalid dropped_too_large delivered
+       failed retries batches bytes_sent queue_depth listener_errors].each do |key|
+      assert_kind_of Integer, stats.fetch(key), key.to_s
+    end
+  end
+
+  def test_owned_strings_are_read_as_utf8_and_freed
+    client = new_client
+    assert_nil client.last_error
+    assert_raises(Flagwire::InvalidInputError) { client.enqueue({ type: "track", userId: "u" }) } # no event
+    message = client.last_error
+    assert_equal Encoding::UTF_8, message.encoding
+    assert message.valid_encoding?
+    # Many round trips: each string is freed by flagwire_string_free (a leak or a double free
+    # would show under valgrind / ASan; here it must simply keep working).
+    5_000.times { client.stats }
+    5_000.times { client.last_error }
+    assert_equal Encoding::UTF_8, Flagwire::Native.take_string(Flagwire::Native.flagwire_stats(ptr_of(client))).encoding
+    assert_nil Flagwire::Native.take_string(FFI::Pointer::NULL)
+  end
+
+  def test_status_check_maps_statuses_to_errors
+    assert_equal 0, Flagwire::Native.check(0, "x")
+    assert_equal 1, Flagwire::Native.check(1, "x")
+    assert_raises(Flagwire::ClosedError) { Flagwire::Native.check(8, "x") }
+    assert_raises(Flagwire::InvalidInputError) { Flagwire::Native.check(4, "x", detail: "bad") }
+    error = assert_raises(Flagwire::InternalError) { Flagwire::Native.check(10, "x", detail: "boom") }
+    assert_equal "flagwire: x: panic: boom", error.message
+    assert_equal :panic, error.status_name
+  end
+
+  def test_enqueue_any_segment_message
+    client = new_client
+    assert client.enqueue({ type: "identify", userId: uid("a"), traits: { plan: "pro" } })
+    assert client.enqueue(JSON.generate({ type: "track", userId: uid("b"), event: "Order Completed" }))
+    error = assert_raises(Flagwire::InvalidInputError) { client.enqueue({ type: "nope", userId: uid("c") }) }
+    assert_equal Flagwire::Status::INVALID_JSON, error.status
+    assert_raises(Flagwire::InvalidInputError) { client.enqueue("{not json") }
+    messages = delivered(client)
+    assert_equal %w[identify track], messages.map { |m| m["type"] }.sort
+    assert(messages.all? { |m| m["messageId"] && m["timestamp"] && m.dig("context", "library", "name") == "flagwire" })
+  end
+
+  def test_too_large_and_queue_full_return_false_and_are_counted
+    client = new_client(max_queue_events: 2, flush_interval_ms: 60_000)
+    assert client.enqueue({ type: "track", userId: uid("1"), event: "E" })
+    refute client.enqueue({ type: "track", userId: uid("2"), event: "E", properties: { blob: "x" * 40_000 } })
+    assert client.enqueue({ type: "track", userId: uid("3"), event: "E" })
+    refute client.enqueue({ type: "track", userId: uid("4"), event: "E" })
+    stats = client.stats
+    assert_equal 1, stats[:dropped_too_large]
+    assert_equal 1, stats[:dropped_queue_full]
+    assert_equal 2, stats[:enqueued]
+  end
+
+  def test_flush_times_out_while_the_collector_hangs_and_keeps_the_events
+    collector.script([{ status: 200, delay_ms: 1500 }])
+    client = new_client(flush_interval_ms: 10)
+    client.enqueue({ type: "track", userId: uid("slow"), event: "E" })
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    refute client.flush(timeout: 0.2)
+    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 1.2
+    assert client.flush(timeout: 10)
+    assert_equal 1, my_messages.size
+  end
+
+  def test_timeouts_are_validated
+    client = new_client
+    assert_raises(ArgumentError) { client.flush(timeout: -1) }
+    assert_raises(ArgumentError) { client.flush(timeout: "1") }
+    assert_raises(ArgumentError) { Flagwire::Client.new(write_key: "k", close_timeout: nil) }
+  end
+
+  private
+
+  def ptr_of(client)
+    client.instance_variable_get(:@native).instance_variable_get(:@ptr)
+  end
+end
