@@ -240,6 +240,8 @@ struct SenderLoop {
     max_joined: usize,
     write_key_json: String,
     flush_deadline: Option<Instant>,
+    /// The current flush already shortened one backoff.
+    flush_cut_used: bool,
     stopping: bool,
 }
 
@@ -256,6 +258,7 @@ impl SenderLoop {
             transport,
             write_key_json,
             flush_deadline: None,
+            flush_cut_used: false,
             stopping: false,
         }
     }
@@ -297,7 +300,8 @@ impl SenderLoop {
         match msg {
             Control::Wake => self.p.wake_pending.store(false, Ordering::Release),
             Control::Flush { deadline } => {
-                self.flush_deadline = Some(self.flush_deadline.map_or(deadline, |d| d.min(deadline)))
+                self.flush_deadline = Some(self.flush_deadline.map_or(deadline, |d| d.min(deadline)));
+                self.flush_cut_used = false;
             }
             Control::Stop => self.stopping = true,
         }
@@ -393,19 +397,28 @@ impl SenderLoop {
     }
 
     /// Backoff sleep that a flush can shorten and a stop can end. False when stopping.
+    /// A flush shortens it once, so one attempt happens before the flush's deadline; it does not
+    /// turn the remaining backoff into a burst of retries against a struggling server.
     fn sleep(&mut self, wait: Duration) -> bool {
-        let mut end = Instant::now() + wait;
+        let natural_end = Instant::now() + wait;
         loop {
+            let now = Instant::now();
+            let mut end = natural_end;
+            let mut cut = false;
             if let Some(deadline) = self.flush_deadline {
-                if deadline <= Instant::now() {
+                if deadline <= now {
                     // That flush has already returned TIMEOUT: back to the normal backoff.
                     self.flush_deadline = None;
-                } else {
-                    end = end.min(cut_for_deadline(deadline, Instant::now()));
+                } else if !self.flush_cut_used {
+                    let early = cut_for_deadline(deadline, now);
+                    if early < end {
+                        end = early;
+                        cut = true;
+                    }
                 }
             }
-            let now = Instant::now();
             if now >= end {
+                self.flush_cut_used |= cut;
                 return true;
             }
             match self.control.recv_timeout(end - now) {
@@ -415,7 +428,10 @@ impl SenderLoop {
                         return false;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => return true,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.flush_cut_used |= cut;
+                    return true;
+                }
                 Err(RecvTimeoutError::Disconnected) => return false,
             }
         }

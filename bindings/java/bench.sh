@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmarks of the flagwire Java binding (JMH) against analytics-java, one collector for the run.
+# Assumes the Rust release build exists (target/release/libflagwire.so, flagwire-collector).
+# Extra arguments go to JMH (e.g. `bench.sh -f 0 -wi 1 -i 1` for a smoke run).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+REL="${FLAGWIRE_NATIVE_DIR:-$ROOT/target/release}"
+E2E_EVENTS="${FLAGWIRE_E2E_EVENTS:-200000}"
+
+for f in "$REL/libflagwire.so" "$REL/flagwire-collector"; do
+  [[ -e "$f" ]] || { echo "bench.sh: $f is missing; run: cargo build --release -p flagwire -p flagwire-collector" >&2; exit 1; }
+done
+
+echo "== building the benchmarks (bindings/java/bench) =="
+mvn -B -ntp -q -f "$HERE/bench/pom.xml" package
+
+WORK="$(mktemp -d /tmp/flagwire-java-bench.XXXXXX)"
+COLLECTOR_PID=""
+cleanup() {
+  if [[ -n "$COLLECTOR_PID" ]]; then kill "$COLLECTOR_PID" 2>/dev/null || true; wait "$COLLECTOR_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$REL/flagwire-collector" --port 0 --quiet >"$WORK/collector.out" 2>"$WORK/collector.err" &
+COLLECTOR_PID=$!
+URL=""
+for _ in $(seq 1 100); do
+  URL="$(head -n1 "$WORK/collector.out" 2>/dev/null || true)"
+  [[ "$URL" == http://127.0.0.1:* ]] && break
+  sleep 0.1
+done
+[[ "$URL" == http://127.0.0.1:* ]] || { echo "bench.sh: the collector did not start" >&2; cat "$WORK/collector.err" >&2; exit 1; }
+echo "collector: $URL"
+
+export FLAGWIRE_BENCH_ENDPOINT="$URL"
+export FLAGWIRE_BENCH_DATAFILE="$ROOT/tests/data/minimal-datafile.json"
+LIB="-Dflagwire.library.path=$REL/libflagwire.so"
+JAR="$HERE/bench/target/benchmarks.jar"
+
+echo "== JMH: HandlerBench (caller cost per notification), DecideBench (4-thread decide) =="
+java "$LIB" -jar "$JAR" -jvmArgsPrepend "$LIB" -rf json -rff "$WORK/jmh.json" "$@" 'dev.flagwire.bench.(HandlerBench|DecideBench)'
+
+echo "== end to end: $E2E_EVENTS events per library =="
+java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt"
+
+java -cp "$JAR" dev.flagwire.bench.Summary "$WORK/jmh.json" "$WORK/e2e.txt"
