@@ -1,0 +1,103 @@
+//! Fork safety with no call from the user (DESIGN §5): a child's events are delivered by its own
+//! sender, the parent's queued events by the parent only, once; no deadlock when the fork happens
+//! while the sender is inside a request. One #[test] so no other test thread runs during fork().
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Runs `child` in a forked child process (exit code 0 = pass) and returns its exit status.
+/// A 20 s alarm turns a deadlock in the child into a test failure instead of a hang.
+fn in_child(child: impl FnOnce() -> bool) -> i32 {
+    match unsafe { libc::fork() } {
+        -1 => panic!("fork failed"),
+        0 => {
+            unsafe { libc::alarm(20) };
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        pid => {
+            let mut status = 0;
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            status
+        }
+    }
+}
+
+fn user_counts(col: &Collector) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for m in col.messages() {
+        *counts.entry(m["userId"].as_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn send(client: &TestClient, prefix: &str, n: usize) -> bool {
+    (0..n).all(|i| client.flag(&format!("{prefix}{i}"), "f", Some("r"), Some("v"), true, 1, None) == Status::Ok)
+}
+
+#[test]
+fn fork_child_and_parent_each_deliver_their_own_events_once() {
+    let col = collector();
+
+    // 1. Parent events queued (long interval) at fork time stay the parent's.
+    let client = TestClient::new(&config(&col.url(), json!({"flush_interval_ms": 60000})));
+    assert!(send(&client, "parent-", 10));
+    let status = in_child(|| {
+        let stats = client.stats();
+        // The child starts with an empty queue and fresh counters.
+        stat(&stats, "enqueued") == 0
+            && send(&client, "child-", 5)
+            && client.flush(10_000) == Status::Ok
+            && stat(&client.stats(), "delivered") == 5
+    });
+    assert_eq!(status, 0, "child failed (status {status})");
+    assert_eq!(client.flush(10_000), Status::Ok);
+    let counts = user_counts(&col);
+    for i in 0..10 {
+        assert_eq!(counts.get(&format!("parent-{i}")), Some(&1), "parent-{i}: {counts:?}");
+    }
+    for i in 0..5 {
+        assert_eq!(counts.get(&format!("child-{i}")), Some(&1), "child-{i}: {counts:?}");
+    }
+    assert_eq!(counts.len(), 15);
+    let stats = client.stats();
+    assert_eq!(stat(&stats, "delivered"), 10, "parent counters are the parent's: {stats}");
+    assert_invariant(&stats);
+
+    // 2. A child that makes no call at all, then shuts the client down at exit (like at_exit).
+    col.reset();
+    assert!(send(&client, "p2-", 4));
+    let status = in_child(|| client.flush(5000) == Status::Ok);
+    assert_eq!(status, 0);
+    assert_eq!(client.flush(10_000), Status::Ok);
+    assert_eq!(col.messages().len(), 4, "the child must not resend the parent's events");
+
+    // 3. Fork while the parent's sender is inside a slow request.
+    col.reset();
+    col.script(vec![Step::Status { code: 200, retry_after: None, delay_ms: 800 }]);
+    assert!(send(&client, "p3-", 3));
+    assert_eq!(client.flush(0), Status::Timeout); // wakes the sender now
+    for _ in 0..200 {
+        if !col.requests().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(col.requests().len(), 1, "the parent's request should be in flight");
+    let status = in_child(|| {
+        let ok = send(&client, "c3-", 6) && client.flush(10_000) == Status::Ok;
+        // The client is shut down in the child too, as an at_exit hook would.
+        let moved = unsafe { std::ptr::read(&client) };
+        ok && moved.shutdown(5000) == Status::Ok
+    });
+    assert_eq!(status, 0, "child deadlocked or failed (status {status})");
+    assert_eq!(client.flush(10_000), Status::Ok);
+    let counts = user_counts(&col);
+    assert_eq!(counts.len(), 9, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+    assert_eq!(client.shutdown(5000), Status::Ok);
+}
