@@ -10,5 +10,7 @@ lib="${FLAGWIRE_LIB:-$repo/target/release/libflagwire.so}"
 cd "$here"
 mkdir -p lib/flagwire/native
 cp "$lib" lib/flagwire/native/libflagwire.so
+# The release profile keeps debug info; the gem does not need it.
+if command -v strip >/dev/null; then strip --strip-debug lib/flagwire/native/libflagwire.so; fi
 trap 'rm -f "$here/lib/flagwire/native/libflagwire.so"' EXIT
 gem build flagwire.gemspec
