@@ -43,6 +43,7 @@ func runMain(m *testing.M) int {
 	}
 	cmd := exec.Command(bin, "--port", "0", "--quiet")
 	cmd.Stderr = os.Stderr
+	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "collector:", err)

@@ -1,0 +1,102 @@
+// benchsummary reads `go test -bench` output on stdin and prints the median of each metric per
+// benchmark (over -count runs), then flagwire vs analytics-go for each pair.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+)\s+(.*)$`)
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func main() {
+	values := map[string]map[string][]float64{} // bench -> unit -> values
+	var order []string
+	var units []string
+	seenUnit := map[string]bool{}
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		name := m[1]
+		if values[name] == nil {
+			values[name] = map[string][]float64{}
+			order = append(order, name)
+		}
+		f := strings.Fields(m[4])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			values[name][f[i+1]] = append(values[name][f[i+1]], v)
+			if !seenUnit[f[i+1]] {
+				seenUnit[f[i+1]] = true
+				units = append(units, f[i+1])
+			}
+		}
+	}
+	if len(order) == 0 {
+		fmt.Println("benchsummary: no benchmark lines on stdin")
+		os.Exit(1)
+	}
+	fmt.Printf("\nMedians over runs:\n%-52s", "benchmark")
+	for _, u := range units {
+		fmt.Printf(" %18s", u)
+	}
+	fmt.Println()
+	for _, name := range order {
+		fmt.Printf("%-52s", strings.TrimPrefix(name, "Benchmark"))
+		for _, u := range units {
+			if v := values[name][u]; len(v) > 0 {
+				fmt.Printf(" %18.1f", median(v))
+			} else {
+				fmt.Printf(" %18s", "-")
+			}
+		}
+		fmt.Println()
+	}
+	fmt.Println("\nflagwire vs analytics-go (medians):")
+	for _, name := range order {
+		if !strings.HasSuffix(name, "/flagwire") {
+			continue
+		}
+		base := strings.TrimSuffix(name, "/flagwire")
+		other := values[base+"/analytics-go"]
+		fw := values[name]
+		if other == nil {
+			continue
+		}
+		c1, c2 := median(fw["ns/op"]), median(other["ns/op"])
+		fmt.Printf("  %-36s caller ns/op %9.0f vs %9.0f  (%s)", strings.TrimPrefix(base, "Benchmark"), c1, c2, verdict(c1 <= c2, c2/c1, "x cheaper"))
+		if d1, d2 := fw["delivered-events/s"], other["delivered-events/s"]; len(d1) > 0 && len(d2) > 0 {
+			e1, e2 := median(d1), median(d2)
+			fmt.Printf("; delivered events/s %9.0f vs %9.0f  (%s)", e1, e2, verdict(e1 > e2, e1/e2, "x higher"))
+		}
+		fmt.Println()
+	}
+}
+
+func verdict(ok bool, ratio float64, what string) string {
+	if ok {
+		return fmt.Sprintf("goal met, %.2f%s", ratio, what)
+	}
+	return fmt.Sprintf("goal NOT met, ratio %.2f", ratio)
+}
