@@ -197,6 +197,34 @@ FLAGWIRE_MUST_USE
 enum FlagwireStatus flagwire_shutdown(struct FlagwireClient *c,
                                       uint32_t timeout_ms);
 
+/**
+ * Segment Profile API (DESIGN §7): the profile's traits as Optimizely attributes, a JSON object
+ * `{"trait": value, ..., "$opt_bucketing_id": "<group_id>"}` (scalar traits only; the bucketing id
+ * only with `profile.account_bucketing`). `identifier` is `<type>:<value>`, e.g. "user_id:abc".
+ *
+ * Runs on the calling thread through a TTL + LRU cache with one request in flight per identifier,
+ * and never waits longer than `profile.timeout_ms`. OK writes `*out_attributes_json` (free it
+ * with `flagwire_string_free`); NOT_FOUND for no such profile; UNAVAILABLE when the API failed or
+ * timed out and nothing is cached (a stale entry is returned instead when there is one);
+ * INVALID_CONFIG when no `profile` is configured; INVALID_JSON for a malformed identifier.
+ * Decide without enrichment on any status but OK. Thread-safe.
+ */
+FLAGWIRE_MUST_USE
+enum FlagwireStatus flagwire_profile_attributes(struct FlagwireClient *c,
+                                                const char *identifier,
+                                                char **out_attributes_json);
+
+/**
+ * Segment Profile API (DESIGN §7): the profile's `user_id` external id (the earliest when a space
+ * allows several), the canonical id to bucket on across platforms; e.g. look up
+ * "anonymous_id:x". Statuses, caching and timeout as `flagwire_profile_attributes`; NOT_FOUND also
+ * when the profile has no user_id. OK writes `*out_user_id` (free with `flagwire_string_free`).
+ */
+FLAGWIRE_MUST_USE
+enum FlagwireStatus flagwire_profile_user_id(struct FlagwireClient *c,
+                                             const char *identifier,
+                                             char **out_user_id);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -15,7 +15,7 @@ use crate::decision::{attributes_text, parse_notification, Decision, DecisionTyp
 use crate::event::{complete_message, experiment_viewed, PackedExposure};
 use crate::fork;
 use crate::log::Logger;
-use crate::profile::ProfileClient;
+use crate::profile::{Lookup, ProfileClient};
 use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
 use crate::status::FlagwireStatus as Status;
@@ -30,6 +30,13 @@ pub struct Client {
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
     profile: Option<ProfileClient>,
+}
+
+/// What a Profile API lookup returns.
+#[derive(Clone, Copy)]
+pub enum ProfileField {
+    Attributes,
+    UserId,
 }
 
 /// Arguments of the allocation-light fast path, borrowed from the caller.
@@ -241,8 +248,34 @@ impl Client {
         pipeline.stats.to_json(pipeline.queue_depth())
     }
 
-    pub fn profile(&self) -> Option<&ProfileClient> {
-        self.profile.as_ref()
+    /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
+    /// and nothing cached), INVALID_CONFIG when `profile` is not configured, INVALID_JSON for an
+    /// identifier that is not `<type>:<value>`.
+    pub fn profile_lookup(&self, identifier: &str, what: ProfileField) -> (Status, Option<String>) {
+        let Some(profile) = &self.profile else {
+            self.set_error("the Profile API is not configured: add a `profile` object to the config");
+            return (Status::InvalidConfig, None);
+        };
+        let lookup = match what {
+            ProfileField::Attributes => profile.attributes(identifier),
+            ProfileField::UserId => profile.user_id(identifier),
+        };
+        match lookup {
+            Ok(Lookup::Found(value)) => (Status::Ok, Some(value)),
+            Ok(Lookup::NotFound) => {
+                self.set_error(format!("profile {identifier:?}: not found"));
+                (Status::NotFound, None)
+            }
+            Ok(Lookup::Unavailable(why)) => {
+                self.logger.log(LogLevel::Warn, || format!("profile {identifier:?}: {why}"));
+                self.set_error(why);
+                (Status::Unavailable, None)
+            }
+            Err(message) => {
+                self.set_error(message);
+                (Status::InvalidJson, None)
+            }
+        }
     }
 
     /// Flush with the deadline, stop the sender, free everything this process owns.

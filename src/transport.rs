@@ -80,7 +80,7 @@ pub fn parse_pem_certs(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>
     Ok(certs)
 }
 
-fn build_agent(config: &Config, timeout: Duration) -> Result<ureq::Agent, String> {
+pub(crate) fn build_agent(config: &Config, timeout: Duration) -> Result<ureq::Agent, String> {
     let mut builder = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))

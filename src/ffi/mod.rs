@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use boundary::{guard, guard_ptr, into_c_string, optional_str, required_str, write_out_error, ArgError};
 
-use crate::client::{Client, FlagDecision};
+use crate::client::{Client, FlagDecision, ProfileField};
 use crate::status::FlagwireStatus;
 
 /// An opaque client: a queue, a sender thread and its configuration.
@@ -216,4 +216,61 @@ pub unsafe extern "C" fn flagwire_shutdown(c: *mut FlagwireClient, timeout_ms: u
     }
     let owned = Box::from_raw(c);
     guard(None, move || owned.inner.shutdown(Duration::from_millis(timeout_ms.into())))
+}
+
+unsafe fn profile_export(
+    c: *mut FlagwireClient,
+    identifier: *const c_char,
+    out: *mut *mut c_char,
+    what: ProfileField,
+) -> FlagwireStatus {
+    with_client!(c, |client| {
+        if out.is_null() {
+            return ArgError::Null("out").report(Some(client));
+        }
+        match required_str(identifier, "identifier") {
+            Ok(id) => match client.profile_lookup(id, what) {
+                (FlagwireStatus::Ok, Some(value)) => {
+                    *out = into_c_string(value);
+                    FlagwireStatus::Ok
+                }
+                (status, _) => status,
+            },
+            Err(e) => e.report(Some(client)),
+        }
+    })
+}
+
+/// Segment Profile API (DESIGN §7): the profile's traits as Optimizely attributes, a JSON object
+/// `{"trait": value, ..., "$opt_bucketing_id": "<group_id>"}` (scalar traits only; the bucketing id
+/// only with `profile.account_bucketing`). `identifier` is `<type>:<value>`, e.g. "user_id:abc".
+///
+/// Runs on the calling thread through a TTL + LRU cache with one request in flight per identifier,
+/// and never waits longer than `profile.timeout_ms`. OK writes `*out_attributes_json` (free it
+/// with `flagwire_string_free`); NOT_FOUND for no such profile; UNAVAILABLE when the API failed or
+/// timed out and nothing is cached (a stale entry is returned instead when there is one);
+/// INVALID_CONFIG when no `profile` is configured; INVALID_JSON for a malformed identifier.
+/// Decide without enrichment on any status but OK. Thread-safe.
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn flagwire_profile_attributes(
+    c: *mut FlagwireClient,
+    identifier: *const c_char,
+    out_attributes_json: *mut *mut c_char,
+) -> FlagwireStatus {
+    profile_export(c, identifier, out_attributes_json, ProfileField::Attributes)
+}
+
+/// Segment Profile API (DESIGN §7): the profile's `user_id` external id (the earliest when a space
+/// allows several), the canonical id to bucket on across platforms; e.g. look up
+/// "anonymous_id:x". Statuses, caching and timeout as `flagwire_profile_attributes`; NOT_FOUND also
+/// when the profile has no user_id. OK writes `*out_user_id` (free with `flagwire_string_free`).
+#[no_mangle]
+#[must_use]
+pub unsafe extern "C" fn flagwire_profile_user_id(
+    c: *mut FlagwireClient,
+    identifier: *const c_char,
+    out_user_id: *mut *mut c_char,
+) -> FlagwireStatus {
+    profile_export(c, identifier, out_user_id, ProfileField::UserId)
 }
