@@ -9,6 +9,11 @@
 //! the socket: a scripted `Drop` closes the TCP connection without any response, a `Hang` holds it
 //! open until the collector stops, and stopping closes the listener and every open connection.
 //!
+//! It also serves Segment's Profile API (`GET /v1/spaces/{space}/collections/users/profiles/
+//! {identifier}/{traits|external_ids|links}`) from fixture profiles, with its own fault script
+//! and request log; see [`Collector::set_profiles`] and the order of checks documented at the
+//! top of `src/profile.rs`.
+//!
 //! Tests in other languages use the binary (`flagwire-collector --port 0 --quiet`) and the JSON
 //! control routes under `/_test/`.
 
@@ -46,6 +51,13 @@ const MAX_WAIT: Duration = Duration::from_secs(120);
 const PRINT_QUEUE: usize = 8192;
 
 const MESSAGE_TYPES: [&str; 6] = ["track", "identify", "page", "screen", "group", "alias"];
+
+mod profile;
+use profile::Fixture;
+pub use profile::{
+    ProfileRequest, DEFAULT_CREATED_AT, DEFAULT_SOURCE_ID, EXTERNAL_IDS_LIMIT, FIRST_MESSAGE_ID,
+    LINKS_LIMIT, TRAITS_LIMIT,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -89,7 +101,10 @@ pub struct RequestRecord {
     pub user_agent: Option<String>,
 }
 
-/// One step of the FIFO fault script; each `POST /v1/*` request consumes one.
+/// One step of a FIFO fault script: the `/v1/*` script ([`Collector::script`], consumed by each
+/// `POST /v1/*` request) or the separate Profile API script ([`Collector::script_profiles`],
+/// consumed by each `GET /v1/spaces/...`). A non-2xx status on a Profile API request is answered
+/// `{"error":{"code":"rate_limit_error"|"server_error"|...,"message":"scripted status N"}}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Sleep `delay_ms`, then: a 2xx `code` processes the request normally (and answers `code`
@@ -261,6 +276,10 @@ impl Collector {
             data: Mutex::new(Data::default()),
             data_cv: Condvar::new(),
             script: Mutex::new(VecDeque::new()),
+            profiles: Mutex::new(Arc::new(Fixture::default())),
+            profile_script: Mutex::new(VecDeque::new()),
+            profile_requests: Mutex::new(Vec::new()),
+            profile_request_seq: AtomicU64::new(1),
             stopped: AtomicBool::new(false),
             stop_lock: Mutex::new(()),
             stop_cv: Condvar::new(),
@@ -318,9 +337,54 @@ impl Collector {
         lock(&self.shared.script).iter().cloned().collect()
     }
 
-    /// Clears messages, requests and the script.
+    /// Clears messages, requests and the script, and the profile requests and the profile
+    /// script. The profile fixture is kept (replace it with [`Collector::set_profiles`]).
     pub fn reset(&self) {
         self.shared.reset();
+    }
+
+    /// Replaces the Profile API fixture (validated first; on error the old one stays).
+    ///
+    /// ```json
+    /// {"space_id":"spa_test","access_token":"tok_test",
+    ///  "profiles":[{"external_ids":[{"type":"user_id","id":"u1","created_at":"2024-01-01T00:00:00Z"}],
+    ///               "traits":{"plan":"pro"},
+    ///               "links":[{"type":"group_id","id":"acme"}]}]}
+    /// ```
+    /// `space_id` / `access_token` absent: any space / any non-empty token. `created_at`
+    /// defaults to [`DEFAULT_CREATED_AT`], `source_id` to [`DEFAULT_SOURCE_ID`], a link's `type`
+    /// to `group_id`. Unknown keys, empty `external_ids`, an id type containing `:` and an
+    /// external id used twice are errors. Traits are served in the iteration order of the
+    /// given `Value`'s map (sorted by key unless serde_json's `preserve_order` is on); use
+    /// [`Collector::set_profiles_json`] to keep a document's key order.
+    pub fn set_profiles(&self, fixture: Value) -> Result<(), String> {
+        self.set_profiles_json(&fixture.to_string()).map(|_| ())
+    }
+
+    /// [`Collector::set_profiles`] from JSON text; traits keep the document's key order.
+    /// Returns the number of profiles.
+    pub fn set_profiles_json(&self, text: &str) -> Result<usize, String> {
+        let fx = Fixture::parse(text)?;
+        let n = fx.len();
+        *lock(&self.shared.profiles) = Arc::new(fx);
+        Ok(n)
+    }
+
+    /// Appends steps to the Profile API fault script (separate from [`Collector::script`]);
+    /// each Profile API GET consumes one.
+    pub fn script_profiles(&self, steps: Vec<Step>) {
+        lock(&self.shared.profile_script).extend(steps);
+    }
+
+    /// Profile script steps not yet consumed.
+    pub fn pending_profile_script(&self) -> Vec<Step> {
+        lock(&self.shared.profile_script).iter().cloned().collect()
+    }
+
+    /// Every Profile API request (anything under `/v1/spaces/`), in order of completion
+    /// (dropped and hung ones when they arrive).
+    pub fn profile_requests(&self) -> Vec<ProfileRequest> {
+        lock(&self.shared.profile_requests).clone()
     }
 
     /// Waits (bounded by `timeout`) until at least `n` messages were accepted.
@@ -389,6 +453,12 @@ struct Shared {
     data: Mutex<Data>,
     data_cv: Condvar,
     script: Mutex<VecDeque<Step>>,
+    /// Profile API fixture (replaced whole; handlers clone the Arc).
+    profiles: Mutex<Arc<Fixture>>,
+    profile_script: Mutex<VecDeque<Step>>,
+    profile_requests: Mutex<Vec<ProfileRequest>>,
+    /// `Request-Id` header of Profile API answers.
+    profile_request_seq: AtomicU64,
     stopped: AtomicBool,
     stop_lock: Mutex<()>,
     stop_cv: Condvar,
@@ -417,6 +487,12 @@ impl Shared {
             d.requests.clear();
         }
         lock(&self.script).clear();
+        lock(&self.profile_script).clear();
+        lock(&self.profile_requests).clear();
+    }
+
+    fn commit_profile(&self, rec: ProfileRequest) {
+        lock(&self.profile_requests).push(rec);
     }
 
     fn key_ok(&self, key: &str) -> bool {
@@ -1062,6 +1138,8 @@ enum Outcome {
 fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
     if req.path == "/_test" || req.path.starts_with("/_test/") {
         Outcome::Respond(control(shared, &req))
+    } else if req.path == "/v1/spaces" || req.path.starts_with("/v1/spaces/") {
+        profile::handle(shared, req)
     } else if req.path == "/v1" || req.path.starts_with("/v1/") {
         segment(shared, req)
     } else {
@@ -1541,6 +1619,31 @@ fn process(
 // Control routes
 // ---------------------------------------------------------------------------------------------
 
+/// Steps from `{"steps":[...]}` (or a bare array); Err is the 400 answer.
+fn parse_steps(body: &[u8]) -> Result<Vec<Step>, Resp> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        Resp::json(
+            400,
+            &json!({"ok": false, "error": format!("invalid JSON: {e}")}),
+        )
+    })?;
+    let list = match &doc {
+        Value::Array(a) => Some(a),
+        Value::Object(o) => o.get("steps").and_then(Value::as_array),
+        _ => None,
+    };
+    let Some(list) = list else {
+        return Err(Resp::json(
+            400,
+            &json!({"ok": false, "error": "expected {\"steps\":[...]}"}),
+        ));
+    };
+    list.iter()
+        .map(Step::from_json)
+        .collect::<Result<Vec<Step>, String>>()
+        .map_err(|e| Resp::json(400, &json!({"ok": false, "error": e})))
+}
+
 fn control(shared: &Shared, req: &HttpRequest) -> Resp {
     let route = req.path.trim_end_matches('/');
     match route {
@@ -1583,33 +1686,48 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
             let steps: Vec<Value> = lock(&shared.script).iter().map(Step::to_json).collect();
             Resp::json(200, &json!({"steps": steps}))
         }
-        "/_test/script" => {
-            let doc: Value = match serde_json::from_slice(&req.body) {
-                Ok(v) => v,
-                Err(e) => {
-                    return Resp::json(
-                        400,
-                        &json!({"ok": false, "error": format!("invalid JSON: {e}")}),
-                    )
-                }
-            };
-            let list = match &doc {
-                Value::Array(a) => Some(a),
-                Value::Object(o) => o.get("steps").and_then(Value::as_array),
-                _ => None,
-            };
-            let Some(list) = list else {
-                return Resp::json(
-                    400,
-                    &json!({"ok": false, "error": "expected {\"steps\":[...]}"}),
-                );
-            };
-            let steps: Result<Vec<Step>, String> = list.iter().map(Step::from_json).collect();
-            match steps {
-                Ok(steps) => {
-                    let mut script = lock(&shared.script);
-                    script.extend(steps);
-                    Resp::json(200, &json!({"ok": true, "pending": script.len()}))
+        "/_test/script" => match parse_steps(&req.body) {
+            Ok(steps) => {
+                let mut script = lock(&shared.script);
+                script.extend(steps);
+                Resp::json(200, &json!({"ok": true, "pending": script.len()}))
+            }
+            Err(resp) => resp,
+        },
+        "/_test/profile_script" if req.method == "GET" => {
+            let steps: Vec<Value> = lock(&shared.profile_script)
+                .iter()
+                .map(Step::to_json)
+                .collect();
+            Resp::json(200, &json!({"steps": steps}))
+        }
+        "/_test/profile_script" => match parse_steps(&req.body) {
+            Ok(steps) => {
+                let mut script = lock(&shared.profile_script);
+                script.extend(steps);
+                Resp::json(200, &json!({"ok": true, "pending": script.len()}))
+            }
+            Err(resp) => resp,
+        },
+        "/_test/profile_requests" => {
+            let reqs: Vec<Value> = lock(&shared.profile_requests)
+                .iter()
+                .map(ProfileRequest::to_json)
+                .collect();
+            Resp::json(200, &json!({"requests": reqs}))
+        }
+        "/_test/profiles" if req.method == "GET" => {
+            Resp::json(200, &lock(&shared.profiles).summary())
+        }
+        "/_test/profiles" => {
+            let parsed = std::str::from_utf8(&req.body)
+                .map_err(|_| "fixture is not UTF-8".to_string())
+                .and_then(Fixture::parse);
+            match parsed {
+                Ok(fx) => {
+                    let n = fx.len();
+                    *lock(&shared.profiles) = Arc::new(fx);
+                    Resp::json(200, &json!({"ok": true, "profiles": n}))
                 }
                 Err(e) => Resp::json(400, &json!({"ok": false, "error": e})),
             }

@@ -1,4 +1,4 @@
-//! `flagwire-collector [--port N] [--write-key K]... [--quiet]`
+//! `flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--quiet]`
 //!
 //! Prints the base URL (`http://127.0.0.1:PORT`) as the first stdout line, then one line per
 //! accepted message unless `--quiet`, and runs until killed.
@@ -8,13 +8,16 @@ use std::process::exit;
 
 use flagwire_collector::{Collector, CollectorOptions};
 
-const USAGE: &str = "usage: flagwire-collector [--port N] [--write-key K]... [--quiet]
+const USAGE: &str =
+    "usage: flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--quiet]
 
 Segment-compatible test collector on 127.0.0.1. Prints its base URL as the first stdout line,
 then one line per accepted message (unless --quiet). Runs until killed.
 
   --port N         port to bind on 127.0.0.1 (default 0: an ephemeral port)
   --write-key K    accepted write key (repeatable; default: any non-empty key)
+  --profiles FILE  Profile API fixture (JSON) served under /v1/spaces/ from the start
+                   (also settable at run time with POST /_test/profiles)
   --quiet, -q      do not print accepted messages
   --help, -h       this text";
 
@@ -28,6 +31,7 @@ fn main() {
         print: true,
         ..CollectorOptions::default()
     };
+    let mut profiles: Option<(String, String)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -48,6 +52,12 @@ fn main() {
                     .unwrap_or_else(|_| fail(&format!("invalid port {v:?}")));
             }
             "--write-key" | "-k" => opts.write_keys.push(value("a key")),
+            "--profiles" => {
+                let path = value("a fixture file");
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| fail(&format!("cannot read {path}: {e}")));
+                profiles = Some((path, text));
+            }
             "--quiet" | "-q" => opts.print = false,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -69,6 +79,12 @@ fn main() {
             exit(1)
         }
     };
+    if let Some((path, text)) = &profiles {
+        if let Err(e) = collector.set_profiles_json(text) {
+            drop(out);
+            fail(&format!("{path}: {e}"));
+        }
+    }
     let _ = writeln!(out, "{}", collector.url());
     let _ = out.flush();
     drop(out);
