@@ -92,5 +92,40 @@ fn throughput(cr: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, caller_cost, throughput);
+/// Profile API: a cached lookup's cost, and a miss's added latency (one HTTP round trip to the
+/// local collector's fixture profiles).
+fn profile(cr: &mut Criterion) {
+    let col = Collector::start(CollectorOptions::default()).unwrap();
+    col.set_profiles(json!({"space_id": "spa", "access_token": "tok", "profiles": [
+        {"external_ids": [{"type": "user_id", "id": "u1"}], "traits": {"plan": "pro", "seats": 40, "beta": true},
+         "links": [{"type": "group_id", "id": "acme"}]}]}))
+    .unwrap();
+    let c = client(
+        &col.url(),
+        json!({"profile": {"space_id": "spa", "access_token": "tok", "endpoint": col.url(), "account_bucketing": true,
+                           "cache_ttl_ms": 3_600_000, "timeout_ms": 1000}}),
+    );
+    let lookup = |id: &std::ffi::CStr| {
+        let mut out = ptr::null_mut();
+        let st = unsafe { flagwire_profile_attributes(c, id.as_ptr(), &mut out) };
+        unsafe { flagwire_string_free(out) };
+        st
+    };
+    assert_eq!(lookup(c"user_id:u1"), FlagwireStatus::Ok);
+    let mut g = cr.benchmark_group("profile");
+    g.bench_function("cached_attributes", |b| b.iter(|| lookup(c"user_id:u1")));
+    // Misses: distinct unknown ids (404, cached negatively afterwards), each one round trip.
+    let mut n = 0u64;
+    g.bench_function("miss_attributes_404", |b| {
+        b.iter(|| {
+            n += 1;
+            let id = CString::new(format!("user_id:nobody-{n}")).unwrap();
+            lookup(&id)
+        })
+    });
+    g.finish();
+    let _ = unsafe { flagwire_shutdown(c, 1000) };
+}
+
+criterion_group!(benches, caller_cost, throughput, profile);
 criterion_main!(benches);

@@ -115,6 +115,20 @@ impl TestClient {
         take_string(unsafe { flagwire_last_error(self.0) })
     }
 
+    pub fn profile_attributes(&self, identifier: &str) -> (Status, Option<String>) {
+        let id = c(identifier);
+        let mut out = ptr::null_mut();
+        let st = unsafe { flagwire_profile_attributes(self.0, id.as_ptr(), &mut out) };
+        (st, take_string(out))
+    }
+
+    pub fn profile_user_id(&self, identifier: &str) -> (Status, Option<String>) {
+        let id = c(identifier);
+        let mut out = ptr::null_mut();
+        let st = unsafe { flagwire_profile_user_id(self.0, id.as_ptr(), &mut out) };
+        (st, take_string(out))
+    }
+
     pub fn shutdown(self, ms: u32) -> Status {
         let p = self.0;
         std::mem::forget(self);
