@@ -79,6 +79,15 @@ fn main() {
         "outage: RSS baseline {:.1} MiB, now {:.1} MiB, peak {:.1} MiB; limit (max_queue_bytes {:.1} MiB + 20 MiB) {:.1} MiB",
         mib(baseline), mib(now), mib(peak.max(peak_seen)), mib(queue_bytes), mib(bound)
     );
+    if let Ok(path) = std::env::var("FLAGWIRE_BENCH_JSON") {
+        let report = serde_json::json!({"language": "rust", "measures": [{
+            "name": "peak RSS, 60 s outage at 100,000 decisions/s", "unit": "MiB", "better": "lower",
+            "goal": format!("<= queue bound + 20 MiB ({:.0} MiB)", mib(bound)), "goal_value": mib(bound),
+            "flagwire": {"median": mib(peak.max(peak_seen)), "samples": [mib(peak.max(peak_seen))]},
+            "note": format!("{offered} offered over {secs} s, {full} dropped as QUEUE_FULL, baseline RSS {:.1} MiB", mib(baseline)),
+        }]});
+        std::fs::write(path, report.to_string()).expect("write FLAGWIRE_BENCH_JSON");
+    }
     let _ = unsafe { flagwire_shutdown(client, 100) };
     if peak > bound {
         println!("outage: FAIL peak RSS over the limit");

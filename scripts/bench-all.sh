@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the project and writes BENCHMARKS.md and docs/benchmarks.svg:
+# the Rust core (criterion: caller cost, delivered throughput, Profile API), the 60 s outage RSS
+# run, and each binding's benchmark against Segment's own library (Go: analytics-go, Java:
+# analytics-java, Ruby: the listener). Each part writes a JSON summary into target/bench/; the
+# report is rendered from those by scripts/bench_report.py (matplotlib from PyPI, in a venv).
+# Env: OUTAGE_SECS (60), BENCH_SKIP="go java" to skip parts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/target/bench
+mkdir -p "$OUT" docs
+skip() { [[ " ${BENCH_SKIP:-} " == *" $1 "* ]]; }
+step() { printf '\n==> %s\n' "$*"; }
+
+step "release build"
+cargo build --release --locked -p flagwire -p flagwire-collector
+
+if ! skip rust; then
+  step "Rust core: cargo bench --bench core"
+  cargo bench --locked --bench core -- --noplot 2>&1 | tee "$OUT/rust-core.log"
+  python3 scripts/bench_report.py criterion target/criterion "$OUT/rust.json"
+fi
+if ! skip outage; then
+  step "outage: cargo bench --bench outage (${OUTAGE_SECS:-60} s)"
+  FLAGWIRE_BENCH_JSON="$OUT/outage.json" OUTAGE_SECS="${OUTAGE_SECS:-60}" cargo bench --locked --bench outage
+fi
+for lang in go java ruby; do
+  if ! skip "$lang" && [ -x "bindings/$lang/bench.sh" ]; then
+    step "$lang binding: bindings/$lang/bench.sh"
+    FLAGWIRE_BENCH_JSON="$OUT/$lang.json" "bindings/$lang/bench.sh" 2>&1 | tee "$OUT/$lang.log"
+  fi
+done
+
+step "report"
+VENV=$ROOT/target/bench-venv
+if ! "$VENV/bin/python" -c 'import matplotlib' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'matplotlib>=3.8,<4'
+fi
+"$VENV/bin/python" scripts/bench_report.py report "$OUT" BENCHMARKS.md docs/benchmarks.svg
+echo "wrote BENCHMARKS.md and docs/benchmarks.svg"
