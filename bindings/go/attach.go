@@ -16,13 +16,27 @@ type attachment struct {
 	oc   *client.OptimizelyClient
 	keys []any
 
+	// mu guards the registrations and detached, and serializes datafile pushes so the last
+	// push is the newest config.
+	mu             sync.Mutex
 	removeDecision func() error
-	updateID       int
-	hasUpdate      bool
+	removeUpdate   func() error
+	detached       bool
+	once           sync.Once
+}
 
-	pushMu   sync.Mutex // serializes datafile pushes so the last one is the newest config
-	detached bool       // under pushMu
-	once     sync.Once
+// registered records a registration's undo, or runs it at once when a concurrent Close already
+// detached this attachment (then Attach returns ErrClosed).
+func (a *attachment) registered(field *func() error, undo func() error) bool {
+	a.mu.Lock()
+	if a.detached {
+		a.mu.Unlock()
+		_ = undo()
+		return false
+	}
+	*field = undo
+	a.mu.Unlock()
+	return true
 }
 
 // Attach registers this Client's DECISION handler on the Optimizely client's notification
@@ -55,6 +69,10 @@ func (c *Client) Attach(oc *client.OptimizelyClient) (detach func(), err error) 
 	a := &attachment{c: c, oc: oc, keys: keys}
 
 	c.attachMu.Lock()
+	if c.closing {
+		c.attachMu.Unlock()
+		return nil, ErrClosed
+	}
 	for _, k := range keys {
 		if _, dup := c.attached[k]; dup {
 			c.attachMu.Unlock()
@@ -78,7 +96,10 @@ func (c *Client) Attach(oc *client.OptimizelyClient) (detach func(), err error) 
 		})
 		// A static config manager answers with an error: it never updates, nothing to listen to.
 		if uerr == nil {
-			a.updateID, a.hasUpdate = id, true
+			cm := oc.ConfigManager
+			if !a.registered(&a.removeUpdate, func() error { return cm.RemoveOnProjectConfigUpdate(id) }) {
+				return fail(ErrClosed)
+			}
 		}
 		if err := a.push(); err != nil {
 			return fail(fmt.Errorf("flagwire: Attach: datafile refused: %w", err))
@@ -102,14 +123,18 @@ func (c *Client) Attach(oc *client.OptimizelyClient) (detach func(), err error) 
 		if aerr != nil {
 			return fail(fmt.Errorf("flagwire: Attach: %w", aerr))
 		}
-		a.removeDecision = func() error { return center.RemoveHandler(id, notification.Decision) }
+		if !a.registered(&a.removeDecision, func() error { return center.RemoveHandler(id, notification.Decision) }) {
+			return fail(ErrClosed)
+		}
 	case oc.DecisionService != nil:
 		id, aerr := oc.DecisionService.OnDecision(c.OnDecision)
 		if aerr != nil {
 			return fail(fmt.Errorf("flagwire: Attach: %w", aerr))
 		}
 		ds := oc.DecisionService
-		a.removeDecision = func() error { return ds.RemoveOnDecision(id) }
+		if !a.registered(&a.removeDecision, func() error { return ds.RemoveOnDecision(id) }) {
+			return fail(ErrClosed)
+		}
 	default:
 		return fail(errors.New("flagwire: Attach: the Optimizely client has no notification center"))
 	}
@@ -118,8 +143,8 @@ func (c *Client) Attach(oc *client.OptimizelyClient) (detach func(), err error) 
 
 // push gives the library the datafile of the Optimizely client's current config.
 func (a *attachment) push() error {
-	a.pushMu.Lock()
-	defer a.pushMu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.detached {
 		return nil
 	}
@@ -151,15 +176,16 @@ func (a *attachment) pushUpdate() {
 
 func (a *attachment) detach() {
 	a.once.Do(func() {
-		if a.removeDecision != nil {
-			_ = a.removeDecision()
-		}
-		if a.hasUpdate {
-			_ = a.oc.ConfigManager.RemoveOnProjectConfigUpdate(a.updateID)
-		}
-		a.pushMu.Lock()
+		a.mu.Lock()
 		a.detached = true
-		a.pushMu.Unlock()
+		removeDecision, removeUpdate := a.removeDecision, a.removeUpdate
+		a.mu.Unlock()
+		if removeDecision != nil {
+			_ = removeDecision()
+		}
+		if removeUpdate != nil {
+			_ = removeUpdate()
+		}
 		c := a.c
 		c.attachMu.Lock()
 		for _, k := range a.keys {
@@ -171,9 +197,12 @@ func (a *attachment) detach() {
 	})
 }
 
-// detachAll removes every registration of this Client (Close calls it).
+// detachAll removes every registration of this Client and refuses new ones (Close calls it).
+// An Attach that registered its keys before this sees its attachment detached here; one that
+// comes later finds closing set.
 func (c *Client) detachAll() {
 	c.attachMu.Lock()
+	c.closing = true
 	list := make([]*attachment, 0, len(c.attached))
 	seen := map[*attachment]bool{}
 	for _, a := range c.attached {

@@ -53,6 +53,7 @@ type Client struct {
 
 	attachMu sync.Mutex
 	attached map[any]*attachment
+	closing  bool // under attachMu: Close has started; Attach refuses
 }
 
 // New checks the library's ABI version (once per process), validates cfg and starts a client.

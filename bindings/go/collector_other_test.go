@@ -2,6 +2,11 @@
 
 package flagwire_test
 
-import "os/exec"
+import (
+	"os/exec"
+	"time"
+)
 
 func dieWithParent(*exec.Cmd) {}
+
+func threadCPU() time.Duration { return 0 }

@@ -57,23 +57,23 @@ func main() {
 		fmt.Println("benchsummary: no benchmark lines on stdin")
 		os.Exit(1)
 	}
-	fmt.Printf("\nMedians over runs:\n%-52s", "benchmark")
+	fmt.Printf("\nMedians over runs:\n%-40s", "benchmark")
 	for _, u := range units {
-		fmt.Printf(" %18s", u)
+		fmt.Printf(" %17s", u)
 	}
 	fmt.Println()
 	for _, name := range order {
-		fmt.Printf("%-52s", strings.TrimPrefix(name, "Benchmark"))
+		fmt.Printf("%-40s", strings.TrimPrefix(name, "Benchmark"))
 		for _, u := range units {
 			if v := values[name][u]; len(v) > 0 {
-				fmt.Printf(" %18.1f", median(v))
+				fmt.Printf(" %17.0f", median(v))
 			} else {
-				fmt.Printf(" %18s", "-")
+				fmt.Printf(" %17s", "-")
 			}
 		}
 		fmt.Println()
 	}
-	fmt.Println("\nflagwire vs analytics-go (medians):")
+	fmt.Println("\nflagwire vs analytics-go (medians; lower ns is better, higher delivered/s is better):")
 	for _, name := range order {
 		if !strings.HasSuffix(name, "/flagwire") {
 			continue
@@ -85,10 +85,18 @@ func main() {
 			continue
 		}
 		c1, c2 := median(fw["ns/op"]), median(other["ns/op"])
-		fmt.Printf("  %-36s caller ns/op %9.0f vs %9.0f  (%s)", strings.TrimPrefix(base, "Benchmark"), c1, c2, verdict(c1 <= c2, c2/c1, "x cheaper"))
+		fmt.Printf("  %-26s ns/op %6.0f vs %6.0f  (%s)", strings.TrimPrefix(base, "Benchmark"), c1, c2, verdict(c1 <= c2, c2/c1, "x cheaper"))
+		if p1, p2 := fw["p50-ns"], other["p50-ns"]; len(p1) > 0 && len(p2) > 0 {
+			e1, e2 := median(p1), median(p2)
+			fmt.Printf("; p50 ns %6.0f vs %6.0f  (%s)", e1, e2, verdict(e1 <= e2, e2/e1, "x cheaper"))
+		}
+		if u1, u2 := fw["caller-cpu-ns/op"], other["caller-cpu-ns/op"]; len(u1) > 0 && len(u2) > 0 {
+			e1, e2 := median(u1), median(u2)
+			fmt.Printf("; caller CPU ns/op %6.0f vs %6.0f  (%s)", e1, e2, verdict(e1 <= e2, e2/e1, "x cheaper"))
+		}
 		if d1, d2 := fw["delivered-events/s"], other["delivered-events/s"]; len(d1) > 0 && len(d2) > 0 {
 			e1, e2 := median(d1), median(d2)
-			fmt.Printf("; delivered events/s %9.0f vs %9.0f  (%s)", e1, e2, verdict(e1 > e2, e1/e2, "x higher"))
+			fmt.Printf("; delivered/s %6.0f vs %6.0f  (%s)", e1, e2, verdict(e1 > e2, e1/e2, "x higher"))
 		}
 		fmt.Println()
 	}
