@@ -32,6 +32,13 @@ pub struct Client {
     profile: Option<ProfileClient>,
 }
 
+/// The fast path's `attributes_json`: a JSON object (or null); `None` when empty.
+fn validate_attributes(text: &str) -> Result<Option<&str>, String> {
+    let raw = serde_json::from_str::<&serde_json::value::RawValue>(text)
+        .map_err(|e| format!("on_flag_decision: `attributes_json`: {e}"))?;
+    attributes_text(Some(raw)).map_err(|e| format!("on_flag_decision: {e}"))
+}
+
 /// What a Profile API lookup returns.
 #[derive(Clone, Copy)]
 pub enum ProfileField {
@@ -126,10 +133,9 @@ impl Client {
     }
 
     pub fn on_decision(&self, notification_json: &str) -> Status {
-        let at = SystemTime::now();
         let pipeline = self.pipeline();
         match parse_notification(notification_json) {
-            Ok(decision) => self.handle(&decision, pipeline, at),
+            Ok(decision) => self.handle(decision, None, pipeline),
             Err(DecodeError::UnknownType(t)) => {
                 bump(&pipeline.stats.decisions);
                 bump(&pipeline.stats.skipped);
@@ -145,30 +151,16 @@ impl Client {
     }
 
     pub fn on_flag_decision(&self, args: &FlagDecision<'_>) -> Status {
-        let at = SystemTime::now();
         let pipeline = self.pipeline();
-        let invalid = |message: String| {
-            bump(&pipeline.stats.dropped_invalid);
-            self.set_error(message);
-            Status::InvalidJson
-        };
         if args.user_id.is_empty() || args.flag_key.is_empty() {
-            return invalid("on_flag_decision: `user_id` and `flag_key` must be non-empty".into());
+            bump(&pipeline.stats.dropped_invalid);
+            self.set_error("on_flag_decision: `user_id` and `flag_key` must be non-empty");
+            return Status::InvalidJson;
         }
-        let attributes = match args.attributes_json {
-            None => None,
-            Some(text) => match serde_json::from_str::<&serde_json::value::RawValue>(text) {
-                Ok(raw) => match attributes_text(Some(raw)) {
-                    Ok(a) => a,
-                    Err(e) => return invalid(format!("on_flag_decision: {e}")),
-                },
-                Err(e) => return invalid(format!("on_flag_decision: `attributes_json`: {e}")),
-            },
-        };
         let decision = Decision {
             decision_type: DecisionType::Flag,
             user_id: Cow::Borrowed(args.user_id),
-            attributes,
+            attributes: None,
             flag_key: Some(Cow::Borrowed(args.flag_key)),
             rule_key: args.rule_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             variation_key: args.variation_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
@@ -178,13 +170,15 @@ impl Client {
             decision_event_dispatched: args.decision_event_dispatched,
             source: None,
         };
-        self.handle(&decision, pipeline, at)
+        self.handle(decision, args.attributes_json, pipeline)
     }
 
-    fn handle(&self, decision: &Decision<'_>, pipeline: &Pipeline, at: SystemTime) -> Status {
+    /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures: a skipped
+    /// decision never pays for it.
+    fn handle<'a>(&self, mut decision: Decision<'a>, raw_attributes: Option<&'a str>, pipeline: &Pipeline) -> Status {
         bump(&pipeline.stats.decisions);
         let datafile = self.datafile.load();
-        match classify(decision, datafile.as_deref(), &self.config) {
+        match classify(&decision, datafile.as_deref(), &self.config) {
             Classification::Skip(reason) => {
                 bump(&pipeline.stats.skipped);
                 self.logger.log(LogLevel::Debug, || {
@@ -193,12 +187,24 @@ impl Client {
                 Status::Skipped
             }
             Classification::Exposure(ids) => {
+                let at = SystemTime::now();
+                if let (Some(text), true) = (raw_attributes, self.config.include_attributes) {
+                    match validate_attributes(text) {
+                        Ok(attributes) => decision.attributes = attributes,
+                        Err(message) => {
+                            bump(&pipeline.stats.dropped_invalid);
+                            self.set_error(message);
+                            return Status::InvalidJson;
+                        }
+                    }
+                }
+                let decision = &decision;
                 bump(&pipeline.stats.exposures);
                 if self.logger.enabled(LogLevel::Debug) {
                     let message = experiment_viewed(decision, &ids, &self.config, at);
                     self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
                 }
-                let packed = PackedExposure::pack(decision, &ids, &self.config, at);
+                let packed = PackedExposure::pack(decision, &ids, &self.config, at, pipeline.spare_buffer());
                 self.push(pipeline, Queued::exposure(packed, &self.config))
             }
         }

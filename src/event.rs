@@ -161,7 +161,9 @@ impl Sink for Vec<u8> {
     }
     fn field(&mut self, packed: &PackedExposure, i: usize) {
         let value = packed.field(i).unwrap_or("");
-        if packed.escaped_len(i) == value.len() + 2 {
+        if i == ATTRIBUTES {
+            self.extend_from_slice(value.as_bytes());
+        } else if packed.escaped_len(i) == value.len() + 2 {
             self.push(b'"');
             self.extend_from_slice(value.as_bytes());
             self.push(b'"');
@@ -181,7 +183,7 @@ impl Sink for Vec<u8> {
 /// serializes it. Layout: `[at_ms: i64][enabled: u8][present: u8][ends: 7 x u32]
 /// [escaped lengths: 7 x u32]` then the strings.
 pub struct PackedExposure {
-    data: Box<[u8]>,
+    data: Vec<u8>,
 }
 
 const FIELDS: usize = 7;
@@ -197,7 +199,8 @@ const VARIATION_ID: usize = 5;
 const ATTRIBUTES: usize = 6;
 
 impl PackedExposure {
-    pub fn pack(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime) -> PackedExposure {
+    /// `buffer` is a recycled allocation (or a new empty Vec); its contents are replaced.
+    pub fn pack(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime, buffer: Vec<u8>) -> PackedExposure {
         let fields: [Option<&str>; FIELDS] = [
             Some(&d.user_id),
             d.flag_key.as_deref().or(ids.flag_key),
@@ -207,34 +210,40 @@ impl PackedExposure {
             d.variation_id.as_deref().or(ids.variation_id),
             if config.include_attributes { d.attributes } else { None },
         ];
-        let total: usize = fields.iter().map(|f| f.map_or(0, str::len)).sum();
-        let mut data = Vec::with_capacity(HEADER + total);
         let at_ms = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        data.extend_from_slice(&at_ms.to_le_bytes());
-        data.push(match d.enabled {
+        let mut header = [0u8; HEADER];
+        header[..8].copy_from_slice(&at_ms.to_le_bytes());
+        header[8] = match d.enabled {
             None => 2,
             Some(e) => e as u8,
-        });
-        let present = fields.iter().enumerate().fold(0u8, |m, (i, f)| m | ((f.is_some() as u8) << i));
-        data.push(present);
-        let mut end = 0u32;
-        for f in &fields {
-            end += f.map_or(0, str::len) as u32;
-            data.extend_from_slice(&end.to_le_bytes());
-        }
+        };
+        let (mut end, mut present) = (0u32, 0u8);
         for (i, f) in fields.iter().enumerate() {
-            // Attributes are embedded as JSON, not as a string.
-            let escaped = match f {
-                Some(v) if i == ATTRIBUTES => v.len(),
-                Some(v) => escaped_len(v),
-                None => 0,
+            let (len, escaped) = match f {
+                None => (0, 0),
+                // Attributes are embedded as JSON, not as a string.
+                Some(v) if i == ATTRIBUTES => (v.len(), v.len()),
+                Some(v) => (v.len(), escaped_len(v)),
             };
-            data.extend_from_slice(&(escaped as u32).to_le_bytes());
+            present |= (f.is_some() as u8) << i;
+            end += len as u32;
+            header[ENDS + 4 * i..ENDS + 4 * i + 4].copy_from_slice(&end.to_le_bytes());
+            header[ESCAPED + 4 * i..ESCAPED + 4 * i + 4].copy_from_slice(&(escaped as u32).to_le_bytes());
         }
+        header[9] = present;
+        let mut data = buffer;
+        data.clear();
+        data.reserve(HEADER + end as usize);
+        data.extend_from_slice(&header);
         for f in fields.iter().flatten() {
             data.extend_from_slice(f.as_bytes());
         }
-        PackedExposure { data: data.into_boxed_slice() }
+        PackedExposure { data }
+    }
+
+    /// Gives the allocation back for reuse.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.data
     }
 
     fn at_ms(&self) -> i64 {
@@ -249,8 +258,12 @@ impl PackedExposure {
         }
     }
 
+    fn has(&self, i: usize) -> bool {
+        self.data[9] & (1 << i) != 0
+    }
+
     fn field(&self, i: usize) -> Option<&str> {
-        if self.data[9] & (1 << i) == 0 {
+        if !self.has(i) {
             return None;
         }
         let start = if i == 0 { 0 } else { self.u32_at(ENDS + 4 * (i - 1)) };
@@ -299,8 +312,9 @@ impl PackedExposure {
             }
             props.field(br#""optimizelyUserId":"#, self, USER_ID);
         }
-        if let Some(attributes) = self.field(ATTRIBUTES) {
-            props.raw(br#""userAttributes":"#, attributes.as_bytes());
+        if self.has(ATTRIBUTES) {
+            props.raw(br#""userAttributes":"#, b"");
+            props.out.field(self, ATTRIBUTES);
         }
         if style == PropertyStyle::Optimizely {
             props.field(br#""experimentId":"#, self, EXPERIMENT_ID);
@@ -338,7 +352,7 @@ impl<S: Sink> Properties<'_, S> {
     }
 
     fn field(&mut self, key: &[u8], packed: &PackedExposure, i: usize) {
-        if packed.field(i).is_some() {
+        if packed.has(i) {
             self.raw(key, b"");
             self.out.field(packed, i);
         }
@@ -347,7 +361,7 @@ impl<S: Sink> Properties<'_, S> {
 
 /// Serializes one Experiment Viewed track message (tests and debug logging).
 pub fn experiment_viewed(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime) -> Vec<u8> {
-    let packed = PackedExposure::pack(d, ids, config, at);
+    let packed = PackedExposure::pack(d, ids, config, at, Vec::new());
     let mut out = Vec::with_capacity(packed.serialized_len(config));
     packed.write_to(config, &mut out);
     out
@@ -455,7 +469,7 @@ mod tests {
                     "decisionInfo": {"flagKey": format!("f{s}"), "ruleKey": s, "variationKey": "v", "experimentId": s}});
                 let text = n.to_string();
                 let d = parse_notification(&text).unwrap();
-                let p = PackedExposure::pack(&d, &ExposureIds::default(), cfg, SystemTime::now());
+                let p = PackedExposure::pack(&d, &ExposureIds::default(), cfg, SystemTime::now(), Vec::new());
                 let mut out = Vec::new();
                 p.write_to(cfg, &mut out);
                 assert_eq!(p.serialized_len(cfg), out.len(), "{s:?}");

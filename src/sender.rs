@@ -85,7 +85,15 @@ pub struct Pipeline {
     resolved_cv: Condvar,
     exited: Mutex<bool>,
     exited_cv: Condvar,
+    /// Exposure buffers the sender has serialized, handed back to callers: no malloc on the hot
+    /// path and no allocations freed across threads in steady state.
+    spare_tx: Sender<Vec<u8>>,
+    spare_rx: Receiver<Vec<u8>>,
 }
+
+/// Buffers kept for reuse, and the largest one worth keeping.
+const SPARE_BUFFERS: usize = 4096;
+const SPARE_MAX_CAPACITY: usize = 2048;
 
 impl Pipeline {
     /// Builds the transport and starts the sender thread.
@@ -94,6 +102,7 @@ impl Pipeline {
         let (tx, rx) = bounded::<Queued>(config.max_queue_events);
         let (control, control_rx) = unbounded::<Control>();
         let len_rx = rx.clone();
+        let (spare_tx, spare_rx) = bounded::<Vec<u8>>(SPARE_BUFFERS);
         let pipeline = Arc::new(Pipeline {
             config,
             logger,
@@ -108,6 +117,8 @@ impl Pipeline {
             resolved_cv: Condvar::new(),
             exited: Mutex::new(false),
             exited_cv: Condvar::new(),
+            spare_tx,
+            spare_rx,
         });
         let worker = Arc::clone(&pipeline);
         std::thread::Builder::new()
@@ -120,7 +131,12 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// Hot path: never blocks. The message is already serialized.
+    /// A recycled buffer for the next exposure, or a new one.
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        self.spare_rx.try_recv().unwrap_or_default()
+    }
+
+    /// Hot path: never blocks. The message is already serialized or packed.
     pub fn push(&self, message: Queued) -> Result<(), PushError> {
         let size = message.size;
         if size > MAX_MESSAGE_BYTES {
@@ -342,6 +358,12 @@ impl SenderLoop {
             m.write_to(&self.p.config, &mut joined);
             // The size was counted at the call by the same writer; a mismatch would be a bug.
             debug_assert_eq!(joined.len() - before, m.size, "counted size differs from serialized size");
+            if let Payload::Exposure(packed) = m.payload {
+                let buffer = packed.into_buffer();
+                if buffer.capacity() <= SPARE_MAX_CAPACITY {
+                    let _ = self.p.spare_tx.try_send(buffer);
+                }
+            }
         }
         self.batch.joined_len = 0;
         let cfg = Arc::clone(&self.p.config);
