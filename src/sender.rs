@@ -152,7 +152,11 @@ impl Pipeline {
         match self.tx.try_send(message) {
             Ok(()) => {
                 bump(&self.stats.enqueued);
-                if self.tx.len() >= self.config.batch_size && !self.wake_pending.swap(true, Ordering::AcqRel) {
+                // Load before swap: under sustained load the flag stays set and callers only read it.
+                if self.tx.len() >= self.config.batch_size
+                    && !self.wake_pending.load(Ordering::Relaxed)
+                    && !self.wake_pending.swap(true, Ordering::AcqRel)
+                {
                     let _ = self.control.send(Control::Wake);
                 }
                 Ok(())

@@ -2,7 +2,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// Counters the callers bump come first, the sender's after a gap, so the sender's updates do not
+/// invalidate the cache line every caller writes (false sharing).
 #[derive(Default)]
+#[repr(C, align(128))]
 pub struct Stats {
     pub decisions: AtomicU64,
     pub exposures: AtomicU64,
@@ -11,6 +14,7 @@ pub struct Stats {
     pub dropped_queue_full: AtomicU64,
     pub dropped_invalid: AtomicU64,
     pub dropped_too_large: AtomicU64,
+    _gap: [u64; 16],
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub retries: AtomicU64,

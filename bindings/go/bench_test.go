@@ -16,6 +16,7 @@ package flagwire_test
 //     Go heap).
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sort"
@@ -337,4 +338,57 @@ func BenchmarkDecide(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkProfileCached: a Profile API lookup answered from the library's cache (the common
+// case: cache_ttl_ms is 2 minutes by default), as the Rust core's profile/cached_attributes
+// bench measures it (same fixture: three traits and an account, account_bucketing on), plus
+// what Go adds: the cgo call, copying the JSON out and, for attributes, decoding it into the
+// map CreateUserContext takes.
+func BenchmarkProfileCached(b *testing.B) {
+	resetCollector(b)
+	setProfiles(b, fixtureProfile{ExternalIDs: []fixtureID{{"user_id", "u1"}},
+		Traits: map[string]any{"plan": "pro", "seats": 40, "beta": true},
+		Links:  []fixtureID{{"group_id", "acme"}}})
+	c, err := flagwire.New(flagwire.Config{WriteKey: writeKey, Endpoint: collectorURL, LogLevel: "off",
+		Profile: &flagwire.ProfileConfig{SpaceID: profileSpace, AccessToken: profileToken, Endpoint: collectorURL,
+			AccountBucketing: true, CacheTTLMS: 3_600_000, TimeoutMS: 1000}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = c.Close(time.Second) }()
+	ctx := context.Background()
+	if a, err := c.ProfileAttributes(ctx, "user_id:u1"); err != nil || a["$opt_bucketing_id"] != "acme" {
+		b.Fatalf("warm-up: %v, %v", a, err)
+	}
+	if _, err := c.ProfileUserID(ctx, "user_id:u1"); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, lookup func() error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		before := len(profileRequests(b))
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu0 := threadCPU()
+		for i := 0; i < b.N; i++ {
+			if err := lookup(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu := threadCPU() - cpu0
+		b.StopTimer()
+		if cpu > 0 {
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "caller-cpu-ns/op")
+		}
+		if n := len(profileRequests(b)) - before; n != 0 {
+			b.Fatalf("%d Profile API requests during cached lookups", n)
+		}
+	}
+	b.Run("attributes", func(b *testing.B) {
+		run(b, func() error { _, err := c.ProfileAttributes(ctx, "user_id:u1"); return err })
+	})
+	b.Run("user-id", func(b *testing.B) {
+		run(b, func() error { _, err := c.ProfileUserID(ctx, "user_id:u1"); return err })
+	})
 }

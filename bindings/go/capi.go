@@ -109,3 +109,20 @@ func cLastError(p cptr) (string, bool) { return takeString(C.flagwire_last_error
 func cShutdown(p cptr, timeoutMS uint32) Status {
 	return Status(C.flagwire_shutdown(p, C.uint32_t(timeoutMS)))
 }
+
+// cProfileAttributes: identifier is NUL-terminated. On OK returns the attributes JSON (copied
+// into Go memory; the library's string is freed here).
+func cProfileAttributes(p cptr, identifier []byte) (Status, string) {
+	var out *C.char
+	st := Status(C.flagwire_profile_attributes(p, cchar(identifier, 0), &out))
+	js, _ := takeString(out) // out is written only on OK; NULL otherwise
+	return st, js
+}
+
+// cProfileUserID: identifier is NUL-terminated. On OK returns the profile's user_id.
+func cProfileUserID(p cptr, identifier []byte) (Status, string) {
+	var out *C.char
+	st := Status(C.flagwire_profile_user_id(p, cchar(identifier, 0), &out))
+	s, _ := takeString(out)
+	return st, s
+}

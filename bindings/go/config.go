@@ -51,8 +51,8 @@ type Config struct {
 	CACertsPEM string `json:"ca_certs_pem,omitempty"`
 	// LogLevel: "off", "error", "warn" (default), "info", "debug"; the library logs to stderr.
 	LogLevel string `json:"log_level,omitempty"`
-	// Profile configures the Segment Profile API (DESIGN §7). The lookup functions are not in
-	// the C ABI yet; the settings are validated and kept by the library.
+	// Profile configures the Segment Profile API (DESIGN §7), used by ProfileAttributes and
+	// ProfileUserID. nil: no Profile API (those return ErrInvalidConfig).
 	Profile *ProfileConfig `json:"profile,omitempty"`
 
 	// OnError, when set, is called with every error the decision handler (OnDecision, and so
@@ -61,16 +61,29 @@ type Config struct {
 	OnError func(error) `json:"-"`
 }
 
-// ProfileConfig is the "profile" object of the config (DESIGN §7).
+// ProfileConfig is the "profile" object of the config (DESIGN §7). Zero values mean the
+// library's defaults.
 type ProfileConfig struct {
-	SpaceID          string   `json:"space_id"`
-	AccessToken      string   `json:"access_token"`
-	Endpoint         string   `json:"endpoint,omitempty"`
-	Traits           []string `json:"traits,omitempty"`
-	AccountBucketing bool     `json:"account_bucketing,omitempty"`
-	CacheTTLMS       int      `json:"cache_ttl_ms,omitempty"`
-	CacheMaxEntries  int      `json:"cache_max_entries,omitempty"`
-	TimeoutMS        int      `json:"timeout_ms,omitempty"`
+	// SpaceID of the Unify space (Unify settings > API access). Required.
+	SpaceID string `json:"space_id"`
+	// AccessToken of the Profile API, sent as Basic auth, never logged. Required. Server-side
+	// only: it reads every profile of the space.
+	AccessToken string `json:"access_token"`
+	// Endpoint: default https://profiles.segment.com; EU https://profiles.euw1.segment.com.
+	// Plain http only to loopback unless Config.AllowInsecureHTTP.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Traits: the trait keys to use as attributes (include list). Default: all scalar traits
+	// (the first 200).
+	Traits []string `json:"traits,omitempty"`
+	// AccountBucketing adds "$opt_bucketing_id": "<group_id>" (the user's account) to the
+	// attributes, so every user of one account gets the same variation. Default false.
+	AccountBucketing bool `json:"account_bucketing,omitempty"`
+	// CacheTTLMS: how long an answer (404s included) is fresh. Default 120000.
+	CacheTTLMS int `json:"cache_ttl_ms,omitempty"`
+	// CacheMaxEntries bounds the LRU cache. Default 100000.
+	CacheMaxEntries int `json:"cache_max_entries,omitempty"`
+	// TimeoutMS: the longest a lookup waits for the API. Default 300.
+	TimeoutMS int `json:"timeout_ms,omitempty"`
 }
 
 // Bool returns a pointer to v, for the *bool options of Config.

@@ -9,6 +9,12 @@
 //	...
 //	user.Decide("checkout_flow", nil)          // experiment exposures are sent; rollouts are not
 //
+// Before deciding, the Segment Profile API gives attributes and identity (Config.Profile):
+//
+//	attrs, err := fw.ProfileAttributes(ctx, "user_id:"+userID) // traits (+ $opt_bucketing_id)
+//	if err != nil { attrs = nil }                               // decide without enrichment
+//	user := optimizelyClient.CreateUserContext(userID, attrs)
+//
 // Only experiment exposures become events: the core classifies each decision by flag from the
 // datafile (experiment vs delivery rule) and skips decisions made with DISABLE_DECISION_EVENT.
 // Every method is safe for concurrent use; the handler never blocks and never panics into the SDK.

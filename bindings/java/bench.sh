@@ -14,7 +14,7 @@ for f in "$REL/libflagwire.so" "$REL/flagwire-collector"; do
 done
 
 echo "== building the benchmarks (bindings/java/bench) =="
-mvn -B -ntp -q -f "$HERE/bench/pom.xml" package
+mvn -B -ntp -Dstyle.color=never -q -f "$HERE/bench/pom.xml" package
 
 WORK="$(mktemp -d /tmp/flagwire-java-bench.XXXXXX)"
 COLLECTOR_PID=""

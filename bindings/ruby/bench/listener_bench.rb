@@ -10,7 +10,7 @@
 # batches, serializes and gzips every event on its own thread, but no HTTP server competes for the
 # CPU (pass --endpoint with a collector's URL to include one). Goal: <= 3 us per call.
 
-require "benchmark"
+require "etc"
 require "json"
 require "optparse"
 require "flagwire"
@@ -50,14 +50,22 @@ FEATURE = {
 }.freeze
 ATTRIBUTES = { "plan" => "pro", "country" => "FR" }.freeze
 
+# Per run: wall-clock ns per call, and the calling thread's CPU ns per call (CLOCK_THREAD_CPUTIME_ID:
+# not inflated when other processes take the CPU away, which on a shared 2-core machine they do).
 def measure(runs, calls, after_run = nil)
-  per_call = Array.new(runs) do
+  samples = Array.new(runs) do
     GC.start
-    seconds = Benchmark.realtime { yield calls }
+    wall0 = Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond)
+    cpu0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond)
+    yield calls
+    cpu = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond) - cpu0
+    wall = Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond) - wall0
     after_run&.call
-    seconds / calls * 1e9
-  end.sort
-  { median: per_call[runs / 2], min: per_call.first, max: per_call.last }
+    [wall.fdiv(calls), cpu.fdiv(calls)]
+  end
+  walls = samples.map(&:first).sort
+  cpus = samples.map(&:last).sort
+  { median: walls[runs / 2], min: walls.first, max: walls.last, cpu_median: cpus[runs / 2] }
 end
 
 runs = options[:runs]
@@ -99,13 +107,16 @@ json_state = JSON::State.new
 results["baseline: JSON of the 2 attributes"] =
   measure(runs, calls) { |n| i = 0; while i < n; json_state.generate(attrs[i & 1023]); i += 1; end }
 
+load = File.read("/proc/loadavg").split.first if File.readable?("/proc/loadavg")
 puts "flagwire Ruby listener benchmark: ruby #{RUBY_VERSION}, ffi #{FFI::VERSION}, libflagwire #{Flagwire.version}, " \
-     "#{runs} runs x #{calls} calls, endpoint #{options[:endpoint]}"
+     "#{runs} runs x #{calls} calls, endpoint #{options[:endpoint]}, #{Etc.nprocessors} CPUs, load average #{load || '?'}"
 width = results.keys.map(&:size).max
+puts format("%-#{width}s  %12s  %12s  %s", "scenario (ns per call)", "wall median", "thread CPU", "wall min..max")
 results.each do |name, r|
-  puts format("%-#{width}s  median %6.0f ns/call  (min %6.0f, max %6.0f)", name, r[:median], r[:min], r[:max])
+  puts format("%-#{width}s  %12.0f  %12.0f  %.0f..%.0f", name, r[:median], r[:cpu_median], r[:min], r[:max])
 end
 puts "core stats after the datafile runs: exposures=#{stats[:exposures]} skipped=#{stats[:skipped]} " \
      "dropped_queue_full=#{stats[:dropped_queue_full]} listener_errors=#{stats[:listener_errors]}"
-headline = results["flag exposure, datafile, 2 attributes"][:median]
-puts format("RESULT ruby_listener_ns_per_call=%.0f goal=3000 %s", headline, headline <= 3000 ? "MET" : "NOT MET")
+headline = results["flag exposure, datafile, 2 attributes"]
+puts format("RESULT ruby_listener_ns_per_call wall_median=%.0f thread_cpu_median=%.0f goal=3000 %s",
+            headline[:median], headline[:cpu_median], headline[:median] <= 3000 ? "MET" : "NOT MET (wall)")

@@ -20,14 +20,20 @@ decide = lambda do |user|
 end
 
 5.times { |i| decide.call("#{run}-parent-before-#{i}") }
+client.enqueue({ type: "track", userId: "#{run}-parent-track-before", event: "Parent" })
+expected << "#{run}-parent-track-before"
 children = Array.new(3) do |w|
   fork do
     10.times { |i| decide.call("#{run}-worker#{w}-#{i}") }
+    # A message made on the caller's thread too (its messageId is generated there).
+    client.enqueue({ type: "track", userId: "#{run}-worker#{w}-track", event: "Worker" })
     exit 0 # at_exit closes the client: this worker's events are delivered by this worker
   end
 end
-worker_users = Array.new(3) { |w| Array.new(10) { |i| "#{run}-worker#{w}-#{i}" } }.flatten
+worker_users = Array.new(3) { |w| Array.new(10) { |i| "#{run}-worker#{w}-#{i}" } + ["#{run}-worker#{w}-track"] }.flatten
 5.times { |i| decide.call("#{run}-parent-after-#{i}") }
+client.enqueue({ type: "track", userId: "#{run}-parent-track", event: "Parent" })
+expected << "#{run}-parent-track"
 children.each do |pid|
   _, status = Process.wait2(pid)
   raise "worker #{pid} failed: #{status.inspect}" unless status.success?

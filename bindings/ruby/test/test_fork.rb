@@ -38,14 +38,21 @@ class TestFork < FlagwireTest::Case
     listener = client.listener
     parent_before = Array.new(10) { |i| uid("parent-before-#{i}") }
     parent_before.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    # One made on this thread before the fork: any per-thread id generator is now in use.
+    parent_before << uid("parent-track-before")
+    assert client.enqueue({ type: "track", userId: parent_before.last, event: "E" })
 
     child_users = Array.new(15) { |i| uid("child-#{i}") }
+    # Segment messages made on the caller's thread (enqueue) as well as exposures.
+    child_tracks = Array.new(5) { |i| uid("child-track-#{i}") }
+    parent_tracks = Array.new(5) { |i| uid("parent-track-#{i}") }
     pid = fork do
       code = 1
       begin
         child_users.each { |u| raise "not queued: #{u}" unless listener.call("flag", u, {}, treatment) == :ok }
+        child_tracks.each { |u| raise "not queued: #{u}" unless client.enqueue({ type: "track", userId: u, event: "E" }) }
         stats = client.stats
-        raise "child stats are not fresh: #{stats}" unless stats[:enqueued] == child_users.size
+        raise "child stats are not fresh: #{stats}" unless stats[:enqueued] == child_users.size + child_tracks.size
 
         code = client.close(timeout: 10) == true ? 0 : 2
       rescue Exception => e # rubocop:disable Lint/RescueException
@@ -57,16 +64,17 @@ class TestFork < FlagwireTest::Case
 
     parent_after = Array.new(5) { |i| uid("parent-after-#{i}") }
     parent_after.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    parent_tracks.each { |u| assert client.enqueue({ type: "track", userId: u, event: "E" }) }
     status = wait_child(pid)
     assert status.success?, "child exited with #{status.exitstatus}"
     assert client.flush(timeout: 10)
-    [parent_before + parent_after + child_users, my_messages, client.stats]
+    [parent_before + parent_after + parent_tracks + child_users + child_tracks, my_messages, client.stats]
   end
 
   def test_parent_and_child_each_deliver_their_own_events_once
     expected, messages, stats = fork_scenario
     assert_equal expected.sort, messages.map { |m| m["userId"] }.sort, "every event once"
-    assert_equal 15, stats[:enqueued]
+    assert_equal 21, stats[:enqueued]
     assert_equal stats[:enqueued], stats[:delivered]
   end
 
@@ -81,7 +89,7 @@ class TestFork < FlagwireTest::Case
     out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, script, collector.url, @run)
     assert status.success?, "#{out}\n#{err}"
     expected = out.split
-    assert_equal 3 * 10 + 2 * 5, expected.size
+    assert_equal 3 * 11 + 2 * 5 + 2, expected.size
     assert_equal expected.sort, my_messages.map { |m| m["userId"] }.sort
   end
 

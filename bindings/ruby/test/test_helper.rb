@@ -9,6 +9,7 @@ require "json"
 require "net/http"
 require "securerandom"
 require "tmpdir"
+require "fileutils"
 require "flagwire"
 
 module FlagwireTest
@@ -55,6 +56,7 @@ module FlagwireTest
       Process.kill("TERM", @pid)
       Process.wait(@pid)
       @pid = nil
+      FileUtils.rm_rf(@dir)
     rescue Errno::ESRCH, Errno::ECHILD
       @pid = nil
     end
@@ -73,6 +75,14 @@ module FlagwireTest
 
     def script(steps)
       post("/_test/script", JSON.generate({ steps: steps }))
+    end
+
+    def get_json(path)
+      get(path)
+    end
+
+    def post_json(path, object)
+      post(path, JSON.generate(object))
     end
 
     # Waits (bounded) until at least `count` messages were accepted.

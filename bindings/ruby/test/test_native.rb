@@ -140,9 +140,8 @@ class TestNative < FlagwireTest::Case
     collector.script([{ status: 200, delay_ms: 1500 }])
     client = new_client(flush_interval_ms: 10)
     client.enqueue({ type: "track", userId: uid("slow"), event: "E" })
-    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-    refute client.flush(timeout: 0.2)
-    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 1.2
+    refute client.flush(timeout: 0.2) # TIMEOUT while the request is still being answered
+    assert_empty my_messages
     assert client.flush(timeout: 10)
     assert_equal 1, my_messages.size
   end

@@ -46,6 +46,7 @@ module Flagwire
       JSON_STATE.depth = 0
       raise
     end
+
     # decision_info entries the core ignores (they can be large, or not JSON-serializable).
     IGNORED_INFO_KEYS = %i[variables reasons variable_key variable_type variable_value variable_values].freeze
 
@@ -59,7 +60,7 @@ module Flagwire
 
     # Builds the finalizer without capturing the Client: only its handle.
     def self.finalizer(handle)
-      proc { handle.close }
+      proc { handle.finalize }
     end
 
     # @param write_key [String] Segment source write key (required; never logged).
@@ -99,6 +100,11 @@ module Flagwire
       @listener = method(:on_decision)
     end
 
+    # One client owns one native handle: a copy would close it twice.
+    def initialize_copy(_other)
+      raise TypeError, "a Flagwire::Client cannot be copied"
+    end
+
     # The DECISION listener: a callable with ruby-sdk's signature
     # `(type, user_id, attributes, decision_info)`, for
     # `notification_center.add_notification_listener(NOTIFICATION_TYPES[:DECISION], client.listener)`.
@@ -129,13 +135,10 @@ module Flagwire
         end
       Status.to_sym(status)
     rescue ClosedError
-      warn_once(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
-      nil
+      listener_note(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
     rescue StandardError => e
-      @errors_lock.synchronize { @listener_errors += 1 }
-      warn_once(:listener, "flagwire: listener error (counted in stats[:listener_errors]; " \
-                           "further ones are not printed): #{e.class}: #{e.message}")
-      nil
+      listener_note(:listener, "flagwire: listener error (counted in stats[:listener_errors]; " \
+                               "further ones are not printed): #{e.class}: #{e.message}", count: true)
     end
 
     # Registers the DECISION listener and an OPTIMIZELY_CONFIG_UPDATE listener (which pushes the
@@ -240,6 +243,30 @@ module Flagwire
       JSON.parse(json, symbolize_names: true).merge(listener_errors: @listener_errors)
     end
 
+    # Segment Profile API (DESIGN §7; needs the `profile:` option): the profile's traits as
+    # Optimizely attributes, to pass to create_user_context. Cached (TTL + LRU) in the core; a miss
+    # waits at most profile timeout_ms, on this thread only (the GVL is released).
+    #
+    #   attributes = flagwire.profile_attributes(user_id: "u-123") || {}
+    #   optimizely.create_user_context("u-123", attributes).decide("checkout_flow")
+    #
+    # @param identifier [String] "<type>:<value>", e.g. "user_id:u-123"; or one keyword, e.g.
+    #   user_id: "u-123", anonymous_id: "a-1", email: "x@example.com"
+    # @return [Hash, nil] String keys (plus "$opt_bucketing_id" with account_bucketing); nil when
+    #   there is no such profile or the API is unavailable: decide without enrichment then.
+    # @raise [Flagwire::ConfigError] without a `profile` config; InvalidInputError for a malformed identifier
+    def profile_attributes(identifier = nil, **by_type)
+      json = profile_lookup(:flagwire_profile_attributes, "profile_attributes", identifier, by_type)
+      json && JSON.parse(json)
+    end
+
+    # Segment Profile API: the profile's user_id external id, the canonical id to bucket on across
+    # platforms (e.g. for a visitor known by anonymous_id). Same identifier, caching and statuses
+    # as #profile_attributes. @return [String, nil]
+    def profile_user_id(identifier = nil, **by_type)
+      profile_lookup(:flagwire_profile_user_id, "profile_user_id", identifier, by_type)
+    end
+
     # The last error the core recorded on this client (any thread), or nil.
     def last_error
       @native.call_string(:flagwire_last_error, what: "last_error")
@@ -280,6 +307,31 @@ module Flagwire
       @native.close(timeout)
     end
 
+    PROFILE_ALLOW = [Status::OK, Status::NOT_FOUND, Status::UNAVAILABLE].freeze
+
+    def profile_lookup(fn, what, identifier, by_type)
+      identifier = Client.profile_identifier(identifier, by_type)
+      out = FFI::MemoryPointer.new(:pointer) # NULL until the core writes a string (OK only)
+      begin
+        status = @native.call_waiting(fn, identifier, out, what: what, allow: PROFILE_ALLOW)
+      ensure
+        text = Native.take_string(out.read_pointer) # read and freed whatever happened
+      end
+      status == Status::OK ? text : nil
+    end
+
+    # @api private: "type:value" from a String or one keyword (user_id: "u" -> "user_id:u").
+    def self.profile_identifier(identifier, by_type)
+      if identifier && by_type.empty?
+        return identifier if identifier.is_a?(String)
+      elsif identifier.nil? && by_type.size == 1
+        type, value = by_type.first
+        return "#{type}:#{value}"
+      end
+      raise ArgumentError, "flagwire: a profile identifier is a String \"<type>:<value>\" or one keyword, " \
+                           "e.g. user_id: \"u-123\"; got #{identifier.inspect} #{by_type.inspect}"
+    end
+
     # The whole notification as JSON for flagwire_on_decision (legacy types, and flag decisions
     # carrying ids while no datafile is known), in ruby-sdk's snake_case.
     def notification_json(type, user_id, attributes, info)
@@ -304,6 +356,22 @@ module Flagwire
 
       reason = id == -1 ? "this listener is already registered" : "the notification type or callback was refused"
       raise Error, "flagwire: attach: add_notification_listener(#{what}) returned #{id.inspect}: #{reason}"
+    end
+
+    # Counts and warns for the listener; itself never raises (not even in a signal trap, where no
+    # Mutex can be taken, or with a closed $stderr). Returns nil, the listener's error result.
+    def listener_note(key, message, count: false)
+      if count
+        begin
+          @errors_lock.synchronize { @listener_errors += 1 }
+        rescue ThreadError
+          @listener_errors += 1
+        end
+      end
+      warn_once(key, message)
+      nil
+    rescue StandardError
+      nil
     end
 
     def warn_once(key, message)

@@ -23,8 +23,10 @@ module Flagwire
     # Statuses that are not errors for a decision: queued, or valid but not an exposure.
     SUCCESS = [OK, SKIPPED].freeze
 
+    SYMBOL_LIST = (0..SYMBOLS.keys.max).map { |n| SYMBOLS[n] }.freeze
+
     def self.to_sym(status)
-      SYMBOLS.fetch(status) { :"unknown_#{status}" }
+      (status >= 0 && SYMBOL_LIST[status]) || :"unknown_#{status}"
     end
   end
 

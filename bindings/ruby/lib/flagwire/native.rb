@@ -67,9 +67,10 @@ module Flagwire
       attach_function :flagwire_stats, %i[pointer], :pointer
       attach_function :flagwire_last_error, %i[pointer], :pointer
       attach_function :flagwire_string_free, %i[pointer], :void
-      # Profile API (DESIGN §7) goes here once it is in the ABI:
-      #   flagwire_profile_attributes(c, identifier, char **out_attributes_json)
-      #   flagwire_profile_user_id(c, identifier, char **out_user_id)
+      # Profile API (DESIGN §7): an HTTP request on the calling thread (bounded by
+      # profile.timeout_ms) on a cache miss, so the GVL is released. The out-strings are owned.
+      attach_function :flagwire_profile_attributes, %i[pointer string pointer], :int, blocking: true
+      attach_function :flagwire_profile_user_id, %i[pointer string pointer], :int, blocking: true
     rescue ::LoadError, FFI::NotFoundError => e
       raise LibraryError, "flagwire: cannot load #{LIBRARY_PATH}: #{e.message}"
     end

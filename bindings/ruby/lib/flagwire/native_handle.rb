@@ -96,6 +96,21 @@ module Flagwire
       Thread.new { close_now(timeout) }.value
     end
 
+    # The GC finalizer's close. Finalizers run with interrupts masked as in a signal trap: no Mutex
+    # can be taken and no Thread created. None is needed: the Client is unreachable, so no call can
+    # be in flight through it, and the only other closer (at_exit's close_all) is excluded by the
+    # claim, an atomic Hash#delete under the GVL.
+    def finalize
+      return unless Flagwire.untrack(self)
+
+      ptr = @ptr
+      @ptr = nil
+      Native.flagwire_shutdown(ptr, Flagwire.milliseconds(@close_timeout)) if ptr
+      nil
+    rescue StandardError
+      nil
+    end
+
     private
 
     def close_now(timeout)
@@ -103,7 +118,6 @@ module Flagwire
         ptr = take_pointer(timeout)
         return nil unless ptr
 
-        Flagwire.untrack(self)
         status = Native.flagwire_shutdown(ptr, Flagwire.milliseconds(timeout))
         # The client is freed: its last error is gone, so no client_ptr here.
         Native.check(status, "close", allow: [Status::OK, Status::TIMEOUT]) == Status::OK
@@ -114,7 +128,8 @@ module Flagwire
     def take_pointer(timeout)
       @lock.synchronize do
         ptr = @ptr
-        return nil unless ptr
+        # The claim: whoever removes the handle from the open set shuts it down, once.
+        return nil unless ptr && Flagwire.untrack(self)
 
         @ptr = nil
         deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout + CLOSE_GRACE
@@ -126,7 +141,6 @@ module Flagwire
         end
         if @waiting_calls.positive?
           # Freeing it now would be a use-after-free in the waiting thread: leak it instead.
-          Flagwire.untrack(self)
           warn "flagwire: close: a flush is still running after #{timeout + CLOSE_GRACE}s; " \
                "the client is left open (leaked) rather than freed under it"
           return nil

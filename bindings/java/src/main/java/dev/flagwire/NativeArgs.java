@@ -22,7 +22,7 @@ import java.nio.charset.StandardCharsets;
  * The native library only reads the strings during the call and keeps no pointer to them.
  */
 final class NativeArgs {
-    static final int SCRATCH_BYTES = 16 * 1024;
+    static final int SCRATCH_BYTES = 4 * 1024;
 
     private static final ThreadLocal<NativeArgs> LOCAL = ThreadLocal.withInitial(() -> new NativeArgs(SCRATCH_BYTES, false));
 

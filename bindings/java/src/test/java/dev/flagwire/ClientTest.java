@@ -240,9 +240,13 @@ class ClientTest {
                 .withUserId("u").withFlagKey("f").withEnabled(true).withRuleKey("r").withVariationKey("v")
                 .withAttributes(Map.of()).withVariables(Map.of()).withReasons(List.of())
                 .withDecisionEventDispatched(true).build();
-        client.decisionHandler().handle(n);
-        client.decisionHandler().handle(n);
-        assertEquals(2, client.handlerErrors());
+        try (CapturedLog log = new CapturedLog()) {
+            client.decisionHandler().handle(n);
+            client.decisionHandler().handle(n);
+            assertEquals(2, client.handlerErrors());
+            assertEquals(1, log.count());
+            assertTrue(log.records.get(0).getMessage().contains("CLOSED"), log.records.get(0).getMessage());
+        }
     }
 
     private static void assertClosed(Runnable call) {

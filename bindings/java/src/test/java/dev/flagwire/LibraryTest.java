@@ -50,12 +50,17 @@ class LibraryTest {
 
     /** Runs dev.flagwire.Flagwire in a fresh JVM with the test class path and the given -D options. */
     private static Result runJvm(List<String> props) throws Exception {
+        return runJvm(props, "dev.flagwire.Flagwire", List.of());
+    }
+
+    private static Result runJvm(List<String> props, String mainClass, List<String> args) throws Exception {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(props);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.flagwire.Flagwire");
+        cmd.add(mainClass);
+        cmd.addAll(args);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().remove("LD_LIBRARY_PATH");
         File out = File.createTempFile("flagwire-jvm", ".txt");
@@ -89,5 +94,16 @@ class LibraryTest {
         assertNotEquals(0, r.exit());
         assertTrue(r.output().contains("FlagwireLoadException"), r.output());
         assertTrue(r.output().contains("/nonexistent/libflagwire.so"), r.output());
+    }
+
+    @Test
+    void aJvmThatExitsWithoutCloseStillFlushes() throws Exception {
+        try (TestCollector collector = TestCollector.start()) {
+            Result r = runJvm(List.of("-D" + FlagwireNative.LIBRARY_PATH_PROPERTY + "=" + System.getProperty(FlagwireNative.LIBRARY_PATH_PROPERTY)),
+                    "dev.flagwire.ExitWithoutClose", List.of(collector.url()));
+            assertEquals(0, r.exit(), r.output());
+            assertTrue(r.output().contains("queued 10"), r.output());
+            assertEquals(10, collector.waitFor(10, java.time.Duration.ofSeconds(10)));
+        }
     }
 }

@@ -219,6 +219,26 @@ class OptimizelyIntegrationTest {
     }
 
     @Test
+    void theHandlerRegisteredByHandWithoutADatafileKeepsTheNotificationsIds() {
+        // No attach(), so no datafile: flagwire classifies by "ruleKey and variationKey set" and
+        // decisionEventDispatched (false for this datafile's rollout, sendFlagDecisions=false), and
+        // takes experiment_id / variation_id from the notification itself.
+        String datafile = TestData.read(TestData.MINIMAL);
+        Map<String, TestData.Rule> rules = TestData.experimentRules(datafile);
+        Optimizely o = optimizely(datafile);
+        try (FlagwireClient client = client()) {
+            int id = o.addDecisionNotificationHandler(client.decisionHandler());
+            List<Exposure> expected = decideUsers(o, "hand", 0, 500, rules, List.of("checkout_flow"));
+            assertTrue(client.flush(Duration.ofSeconds(30)));
+            assertCollectorHolds(expected);
+            assertEquals(0, client.handlerErrors());
+            o.getNotificationCenter().removeNotificationListener(id);
+        } finally {
+            o.close();
+        }
+    }
+
+    @Test
     void manyThreadsDecideAtOnceUnderGcPressure() throws Exception {
         String datafile = TestData.read(TestData.REPEATED_RULE_KEYS);
         Map<String, TestData.Rule> rules = TestData.experimentRules(datafile);
@@ -398,7 +418,7 @@ class OptimizelyIntegrationTest {
                 throw new StackOverflowError("hostile attribute");
             }
         };
-        try (FlagwireClient client = client()) {
+        try (FlagwireClient client = client(); CapturedLog log = new CapturedLog()) {
             client.attach(o);
             Map<String, Object> attrs = new HashMap<>();
             attrs.put("weird", hostile);
@@ -407,6 +427,8 @@ class OptimizelyIntegrationTest {
                 assertNotNull(d.getVariationKey());
             }
             assertEquals(5, client.handlerErrors());
+            assertEquals(1, log.count(), "logged once, then only counted");
+            assertTrue(log.records.get(0).getMessage().contains("hostile attribute"), log.records.get(0).getMessage());
         } finally {
             o.close();
         }

@@ -25,6 +25,12 @@ public final class Summary {
             String listener = r.getAsJsonObject("params").get("listener").getAsString();
             JsonObject m = r.getAsJsonObject("primaryMetric");
             double[] v = {m.get("score").getAsDouble(), m.get("scoreError").isJsonNull() ? 0 : safe(m.get("scoreError").getAsString())};
+            if ("ss".equals(r.get("mode").getAsString())) {
+                // SingleShotTime over a burst of measurementBatchSize calls, in the output unit: ns per call.
+                double perCall = nanos(m.get("scoreUnit").getAsString()) / r.get("measurementBatchSize").getAsDouble();
+                v[0] *= perCall;
+                v[1] *= perCall;
+            }
             (bench.endsWith("HandlerBench.notification") ? handler : decide).put(listener, v);
         }
         System.out.println();
@@ -55,6 +61,19 @@ public final class Summary {
             System.out.println(fw > aj ? "GOAL MET: flagwire costs decide() less than analytics-java"
                     : "GOAL NOT MET: flagwire costs decide() more than analytics-java");
         }
+    }
+
+    private static double nanos(String unit) {
+        if (unit.startsWith("ns")) {
+            return 1;
+        }
+        if (unit.startsWith("us")) {
+            return 1e3;
+        }
+        if (unit.startsWith("ms")) {
+            return 1e6;
+        }
+        return 1e9;
     }
 
     private static double safe(String s) {
