@@ -1,4 +1,0 @@
-package dev.flagwire.bench.jmh_generated;
-public class DecideBench_jmhType extends DecideBench_jmhType_B3 {
-}
-
