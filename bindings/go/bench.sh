@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks flagwire's DECISION handler against a hand-written analytics-go handler, same run,
-# same local collector (see bench_test.go), and prints the medians. Assumes the Rust release
-# build exists (cargo build --release -p flagwire -p flagwire-collector).
-# Env: COUNT (default 5), EVENTS per run (default 100000), BENCH (regexp, default all).
+# same local collector, and the Profile API's cached lookup (see bench_test.go), and prints the
+# medians. Assumes the Rust release build exists (cargo build --release -p flagwire -p flagwire-collector).
+# Env: COUNT (default 5), EVENTS per run (default 100000), BENCH (regexp, default all),
+#      FLAGWIRE_BENCH_JSON=PATH: also write the summary JSON for scripts/bench_report.py there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 COUNT="${COUNT:-5}"
@@ -10,6 +11,14 @@ EVENTS="${EVENTS:-100000}"
 BENCH="${BENCH:-.}"
 out="$(mktemp "${TMPDIR:-/tmp}/flagwire-go-bench.XXXXXX")"
 trap 'rm -f "$out"' EXIT
-echo "go test -run '^\$' -bench '$BENCH' -benchtime=${EVENTS}x -benchmem -count $COUNT  ($(nproc) cores, $(go version | cut -d' ' -f3))"
+echo "go test -run '^\$' -bench '$BENCH' -benchtime=${EVENTS}x -benchmem -count $COUNT  ($(nproc) cores, $(go env GOVERSION))"
 go test -run '^$' -bench "$BENCH" -benchtime="${EVENTS}x" -benchmem -count "$COUNT" -timeout 30m . | tee "$out"
-go run ./internal/benchsummary < "$out"
+args=()
+if [[ -n "${FLAGWIRE_BENCH_JSON:-}" ]]; then
+  args=(-json "$FLAGWIRE_BENCH_JSON"
+        -version "go=$(go env GOVERSION)"
+        -version "analytics-go=$(go list -m -f '{{.Version}}' github.com/segmentio/analytics-go/v3)"
+        -version "optimizely go-sdk=$(go list -m -f '{{.Version}}' github.com/optimizely/go-sdk/v2)"
+        -command "bindings/go/bench.sh  # COUNT=$COUNT EVENTS=$EVENTS")
+fi
+go run ./internal/benchsummary "${args[@]}" < "$out"

@@ -399,7 +399,10 @@ func TestDoubleAttachIsRefused(t *testing.T) {
 func TestCloseIsSafe(t *testing.T) {
 	raw := readDatafile(t, "minimal-datafile.json")
 	oc := newOptimizely(t, raw)
-	c, err := flagwire.New(flagwire.Config{WriteKey: writeKey, Endpoint: collectorURL, LogLevel: "off"})
+	// Room for every event the workers can make (8 x 2,000): on a loaded machine Close may come
+	// late, and a QUEUE_FULL is not what this test is about.
+	c, err := flagwire.New(flagwire.Config{WriteKey: writeKey, Endpoint: collectorURL, LogLevel: "off",
+		MaxQueueEvents: 20_000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,6 @@ GOGC=1 GODEBUG=cgocheck=1 go test -count=1 -short -timeout 6m -v . 2>&1 | grep -
 
 echo "== -tags flagwire_dynamic (links -lflagwire from CGO_LDFLAGS=-L)"
 CGO_LDFLAGS="-L$ROOT/target/release" LD_LIBRARY_PATH="$ROOT/target/release${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-  go test -count=1 -short -tags flagwire_dynamic -timeout 3m -run 'TestVersion|TestEnqueue|TestDecideProducesExactly' -v . 2>&1 \
+  go test -count=1 -short -tags flagwire_dynamic -timeout 3m -run 'TestVersion|TestEnqueue|TestDecideProducesExactly|TestProfileAttributesAndUserID' -v . 2>&1 \
   | grep -v -E '^=== (RUN|PAUSE|CONT)'
 echo "Go binding: all test runs passed"

@@ -1,9 +1,11 @@
 // benchsummary reads `go test -bench` output on stdin and prints the median of each metric per
-// benchmark (over -count runs), then flagwire vs analytics-go for each pair.
+// benchmark (over -count runs), then flagwire vs analytics-go for each pair. With -json PATH it
+// also writes the summary JSON of the project-wide report (scripts/bench_report.py docstring).
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"regexp"
@@ -11,6 +13,18 @@ import (
 	"strconv"
 	"strings"
 )
+
+type kvFlag map[string]string
+
+func (f kvFlag) String() string { return fmt.Sprint(map[string]string(f)) }
+func (f kvFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok {
+		return fmt.Errorf("want name=value, got %q", v)
+	}
+	f[k] = val
+	return nil
+}
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+)\s+(.*)$`)
 
@@ -25,7 +39,13 @@ func median(v []float64) float64 {
 }
 
 func main() {
+	jsonPath := flag.String("json", "", "also write the summary JSON for scripts/bench_report.py here")
+	versions := kvFlag{}
+	flag.Var(versions, "version", "name=version for the summary JSON (repeatable)")
+	command := flag.String("command", "bindings/go/bench.sh", "command recorded in the summary JSON")
+	flag.Parse()
 	values := map[string]map[string][]float64{} // bench -> unit -> values
+	iterations := map[string]int{}              // bench -> b.N of its last run
 	var order []string
 	var units []string
 	seenUnit := map[string]bool{}
@@ -36,6 +56,7 @@ func main() {
 			continue
 		}
 		name := m[1]
+		iterations[name], _ = strconv.Atoi(m[3])
 		if values[name] == nil {
 			values[name] = map[string][]float64{}
 			order = append(order, name)
@@ -99,6 +120,13 @@ func main() {
 			fmt.Printf("; delivered/s %6.0f vs %6.0f  (%s)", e1, e2, verdict(e1 > e2, e1/e2, "x higher"))
 		}
 		fmt.Println()
+	}
+	if *jsonPath != "" {
+		if err := writeSummary(*jsonPath, values, iterations, versions, *command); err != nil {
+			fmt.Fprintln(os.Stderr, "benchsummary:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("\nwrote %s\n", *jsonPath)
 	}
 }
 
