@@ -116,6 +116,10 @@ impl Client {
         self.last_error.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|m| m.to_string())
     }
 
+    pub fn count_invalid(&self) {
+        bump(&self.pipeline().stats.dropped_invalid);
+    }
+
     pub fn set_datafile(&self, json: &str) -> Status {
         match DatafileIndex::parse(json) {
             Ok(index) => {

@@ -110,6 +110,16 @@ impl Config {
         if !value.is_object() {
             return Err("config must be a JSON object".to_string());
         }
+        // Each key alone first, so a type error names its key (serde's message does not).
+        if let serde_json::Value::Object(map) = &value {
+            for (key, v) in map {
+                let single = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
+                if let Err(e) = serde_json::from_value::<Config>(single) {
+                    let e = e.to_string();
+                    return Err(if e.contains(&format!("`{key}`")) { format!("config: {e}") } else { format!("config: `{key}`: {e}") });
+                }
+            }
+        }
         let config: Config = serde_json::from_value(value).map_err(|e| format!("config: {e}"))?;
         config.validate()?;
         Ok(config)
@@ -174,6 +184,11 @@ mod tests {
         assert!(err.contains("batchsize"), "{err}");
         let err = Config::from_json(r#"{"write_key":"k","batch_size":0}"#).unwrap_err();
         assert!(err.contains("batch_size"), "{err}");
+        for (bad, key) in [(r#"{"write_key":"k","gzip":"yes"}"#, "gzip"), (r#"{"write_key":"k","property_style":"nope"}"#, "property_style"),
+                           (r#"{"write_key":"k","user_id_field":"uid"}"#, "user_id_field"), (r#"{"write_key":7}"#, "write_key")] {
+            let err = Config::from_json(bad).unwrap_err();
+            assert!(err.contains(&format!("`{key}`")), "{err}");
+        }
         let err = Config::from_json(r#"{}"#).unwrap_err();
         assert!(err.contains("write_key"), "{err}");
     }

@@ -76,7 +76,7 @@ pub fn timestamp_string(at: SystemTime) -> String {
 
 fn new_message_id(out: &mut Vec<u8>) {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    out.extend_from_slice(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf).as_bytes());
+    out.extend_from_slice(crate::ids::uuid_v4().hyphenated().encode_lower(&mut buf).as_bytes());
 }
 
 /// True when `s` holds a byte JSON must escape (`"`, `\\`, or a control byte). Eight bytes at a
@@ -402,7 +402,7 @@ pub fn complete_message(json: &str, at: SystemTime) -> Result<Vec<u8>, String> {
         }
     }
     if !has_id(&msg, "messageId") {
-        msg.insert("messageId".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+        msg.insert("messageId".into(), Value::String(crate::ids::uuid_v4().to_string()));
     }
     if !has_id(&msg, "timestamp") {
         msg.insert("timestamp".into(), Value::String(timestamp_string(at)));

@@ -9,6 +9,7 @@ pub mod decision;
 pub mod event;
 pub mod ffi;
 mod fork;
+pub mod ids;
 mod log;
 pub mod profile;
 pub mod retry;

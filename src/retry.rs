@@ -66,12 +66,7 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32, unit_random: f64) ->
     ceiling.mul_f64(unit_random.clamp(0.0, 1.0))
 }
 
-/// A random number in [0, 1) from the uuid crate's fast RNG (already a dependency), so jitter
-/// needs no extra crate.
-pub fn unit_random() -> f64 {
-    let bits = u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or([0; 8]));
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
+pub use crate::ids::unit_random;
 
 #[cfg(test)]
 mod tests {

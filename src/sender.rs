@@ -320,7 +320,13 @@ impl SenderLoop {
         match msg {
             Control::Wake => self.p.wake_pending.store(false, Ordering::Release),
             Control::Flush { deadline } => {
-                self.flush_deadline = Some(self.flush_deadline.map_or(deadline, |d| d.min(deadline)));
+                // An earlier flush that is still waiting keeps its (earlier) deadline; one whose
+                // deadline has passed is over and must not shape this one.
+                let now = Instant::now();
+                self.flush_deadline = Some(match self.flush_deadline {
+                    Some(d) if d > now => d.min(deadline),
+                    _ => deadline,
+                });
                 self.flush_cut_used = false;
             }
             Control::Stop => self.stopping = true,

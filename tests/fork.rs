@@ -99,5 +99,20 @@ fn fork_child_and_parent_each_deliver_their_own_events_once() {
     let counts = user_counts(&col);
     assert_eq!(counts.len(), 9, "{counts:?}");
     assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+
+    // 4. messageIds made on the forking thread (enqueue) never repeat across parent and child.
+    col.reset();
+    let track = |user: &str| json!({"type": "track", "userId": user, "event": "Forked"}).to_string();
+    assert_eq!(client.enqueue(&track("before-fork")), Status::Ok);
+    let status = in_child(|| (0..20).all(|i| client.enqueue(&track(&format!("child-{i}"))) == Status::Ok) && client.flush(10_000) == Status::Ok);
+    assert_eq!(status, 0);
+    for i in 0..20 {
+        assert_eq!(client.enqueue(&track(&format!("parent-{i}"))), Status::Ok);
+    }
+    assert_eq!(client.flush(10_000), Status::Ok);
+    let msgs = col.messages();
+    assert_eq!(msgs.len(), 41);
+    let ids: std::collections::HashSet<_> = message_ids(&msgs).into_iter().collect();
+    assert_eq!(ids.len(), 41, "parent and child repeated messageIds");
     assert_eq!(client.shutdown(5000), Status::Ok);
 }

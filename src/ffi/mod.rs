@@ -17,6 +17,18 @@ pub struct FlagwireClient {
     inner: Client,
 }
 
+trait RejectArgument {
+    /// Hot-path argument errors count as `dropped_invalid`, like malformed JSON.
+    fn reject_argument(&self, e: ArgError) -> FlagwireStatus;
+}
+
+impl RejectArgument for Client {
+    fn reject_argument(&self, e: ArgError) -> FlagwireStatus {
+        self.count_invalid();
+        e.report(Some(self))
+    }
+}
+
 fn client<'a>(c: *const FlagwireClient) -> Option<&'a Client> {
     // Safety: the caller passes NULL or a pointer from `flagwire_init` not yet shut down.
     unsafe { c.as_ref() }.map(|c| &c.inner)
@@ -101,7 +113,7 @@ pub unsafe extern "C" fn flagwire_set_datafile(c: *mut FlagwireClient, datafile_
 pub unsafe extern "C" fn flagwire_on_decision(c: *mut FlagwireClient, notification_json: *const c_char) -> FlagwireStatus {
     with_client!(c, |client| match required_str(notification_json, "notification_json") {
         Ok(json) => client.on_decision(json),
-        Err(e) => e.report(Some(client)),
+        Err(e) => client.reject_argument(e),
     })
 }
 
@@ -141,7 +153,7 @@ pub unsafe extern "C" fn flagwire_on_flag_decision(
         })();
         match args {
             Ok(args) => client.on_flag_decision(&args),
-            Err(e) => e.report(Some(client)),
+            Err(e) => client.reject_argument(e),
         }
     })
 }
@@ -161,7 +173,7 @@ pub unsafe extern "C" fn flagwire_enqueue(c: *mut FlagwireClient, message_json: 
             }
             client.enqueue(json)
         }
-        Err(e) => e.report(Some(client)),
+        Err(e) => client.reject_argument(e),
     })
 }
 
