@@ -202,6 +202,10 @@ def report(directory, md_path, chart_path):
             for m in notes:
                 lines.append(f"- {m['name']}: {m['note']}")
         lines.append("")
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "perf-notes.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            lines += [f.read().strip(), ""]
     lines += ["## Versions", ""]
     for k, v in sorted(versions.items()):
         lines.append(f"- {k}: {v}")
