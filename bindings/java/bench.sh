@@ -7,7 +7,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 REL="${FLAGWIRE_NATIVE_DIR:-$ROOT/target/release}"
-E2E_EVENTS="${FLAGWIRE_E2E_EVENTS:-200000}"
+E2E_EVENTS="${FLAGWIRE_E2E_EVENTS:-100000}"
+E2E_ROUNDS="${FLAGWIRE_E2E_ROUNDS:-3}"
 
 for f in "$REL/libflagwire.so" "$REL/flagwire-collector"; do
   [[ -e "$f" ]] || { echo "bench.sh: $f is missing; run: cargo build --release -p flagwire -p flagwire-collector" >&2; exit 1; }
@@ -43,7 +44,7 @@ JAR="$HERE/bench/target/benchmarks.jar"
 echo "== JMH: HandlerBench (caller cost per notification), DecideBench (4-thread decide) =="
 java "$LIB" -jar "$JAR" -jvmArgsPrepend "$LIB" -rf json -rff "$WORK/jmh.json" "$@" 'dev.flagwire.bench.(HandlerBench|DecideBench)'
 
-echo "== end to end: $E2E_EVENTS events per library =="
-java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt"
+echo "== end to end: $E2E_ROUNDS rounds of $E2E_EVENTS events per library =="
+java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt" "$E2E_ROUNDS"
 
 java -cp "$JAR" dev.flagwire.bench.Summary "$WORK/jmh.json" "$WORK/e2e.txt"

@@ -101,17 +101,18 @@ public final class FlagwireClient implements AutoCloseable {
         this.config = config;
         this.handle = handle;
         this.nativeHandle = new NativeHandle(handle, timeoutMs(config.closeTimeout()));
-        this.cleanable = CLEANER.register(this, nativeHandle);
         Thread hook = null;
         if (config.closeOnShutdown()) {
             hook = new Thread(new ShutdownCloser(new WeakReference<>(this)), "flagwire-shutdown");
             try {
                 Runtime.getRuntime().addShutdownHook(hook);
-            } catch (IllegalStateException e) {
-                hook = null; // the JVM is already shutting down
+            } catch (IllegalStateException | SecurityException e) {
+                hook = null; // the JVM is already shutting down, or hooks are not allowed
             }
         }
         nativeHandle.shutdownHook = hook;
+        // Last: from here on the Cleaner owns the native client (create() must not free it too).
+        this.cleanable = CLEANER.register(this, nativeHandle);
     }
 
     /**

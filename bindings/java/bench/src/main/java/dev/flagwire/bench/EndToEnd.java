@@ -16,7 +16,7 @@ import java.util.Locale;
 /**
  * End-to-end events/s: N exposure notifications through the listener on one thread, until the
  * collector holds all N. Reports the caller phase (handing N events over) and the whole run
- * (until delivered). Usage: EndToEnd [N] [result-file].
+ * (until delivered), per round. Usage: EndToEnd [N=100000] [result-file] [rounds=3].
  */
 public final class EndToEnd {
     private EndToEnd() {}
@@ -24,8 +24,9 @@ public final class EndToEnd {
     record Run(String library, int events, double callerNsPerEvent, double eventsPerSecond, long collectorCount) {}
 
     public static void main(String[] args) throws Exception {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 200_000;
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 100_000;
         Path out = args.length > 1 ? Path.of(args[1]) : null;
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
         DecisionNotification[] notes = BenchEnv.exposures(4096);
         List<Run> runs = new ArrayList<>();
 
@@ -33,7 +34,9 @@ public final class EndToEnd {
             flagwire.setDatafile(BenchEnv.datafile());
             NotificationHandler<DecisionNotification> h = flagwire.decisionHandler();
             run("flagwire", h, notes, n / 4, () -> flagwire.flush(Duration.ofSeconds(300))); // warm-up
-            runs.add(run("flagwire", h, notes, n, () -> flagwire.flush(Duration.ofSeconds(300))));
+            for (int r = 0; r < rounds; r++) {
+                runs.add(run("flagwire", h, notes, n, () -> flagwire.flush(Duration.ofSeconds(300))));
+            }
             FlagwireStats s = flagwire.stats();
             System.out.println("flagwire stats: " + s);
             if (s.failed() + s.droppedQueueFull() > 0) {
@@ -46,7 +49,9 @@ public final class EndToEnd {
         BenchEnv.AnalyticsJavaListener listener = new BenchEnv.AnalyticsJavaListener(sink.analytics, o);
         o.close();
         run("analytics-java", listener, notes, n / 4, () -> sink.drain(listener.enqueued, Duration.ofSeconds(300)));
-        runs.add(run("analytics-java", listener, notes, n, () -> sink.drain(listener.enqueued, Duration.ofSeconds(300))));
+        for (int r = 0; r < rounds; r++) {
+            runs.add(run("analytics-java", listener, notes, n, () -> sink.drain(listener.enqueued, Duration.ofSeconds(300))));
+        }
         sink.analytics.shutdown();
 
         StringBuilder sb = new StringBuilder();
