@@ -125,7 +125,11 @@ impl Pipeline {
             .name("flagwire-sender".into())
             .spawn(move || {
                 let mut sender = SenderLoop::new(worker, rx, control_rx, transport);
-                sender.run();
+                // A bug in the sender must not silently stop delivery for the life of the process.
+                while std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sender.run())).is_err() {
+                    sender.p.logger.log(LogLevel::Error, || "sender thread panicked; restarting it".into());
+                    std::thread::sleep(Duration::from_millis(100));
+                }
             })
             .map_err(|e| format!("cannot start the sender thread: {e}"))?;
         Ok(pipeline)
