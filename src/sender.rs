@@ -197,36 +197,14 @@ impl Pipeline {
             return true;
         }
         let _ = self.control.send(Control::Flush { deadline });
-        let mut resolved = lock(&self.resolved);
-        while *resolved < target {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            resolved = match self.resolved_cv.wait_timeout(resolved, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        true
+        wait_until(&self.resolved, &self.resolved_cv, deadline, |resolved| *resolved >= target)
     }
 
     /// Asks the sender to exit and waits for it until `deadline`; a sender stuck in a request is
     /// left to finish on its own (it holds its own reference to this pipeline).
     pub fn stop(&self, deadline: Instant) -> bool {
         let _ = self.control.send(Control::Stop);
-        let mut exited = lock(&self.exited);
-        while !*exited {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            exited = match self.exited_cv.wait_timeout(exited, deadline - now) {
-                Ok((guard, _)) => guard,
-                Err(poisoned) => poisoned.into_inner().0,
-            };
-        }
-        true
+        wait_until(&self.exited, &self.exited_cv, deadline, |exited| *exited)
     }
 
     fn resolve(&self, n: usize) {
@@ -237,6 +215,22 @@ impl Pipeline {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Waits on `cv` until `done` holds for the guarded value or `deadline` passes; true when done.
+fn wait_until<T>(m: &Mutex<T>, cv: &Condvar, deadline: Instant, done: impl Fn(&T) -> bool) -> bool {
+    let mut guard = lock(m);
+    while !done(&guard) {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        guard = match cv.wait_timeout(guard, deadline - now) {
+            Ok((g, _)) => g,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+    true
 }
 
 /// Messages taken off the queue and not yet sent.
