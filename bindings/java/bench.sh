@@ -41,8 +41,8 @@ export FLAGWIRE_BENCH_DATAFILE="$ROOT/tests/data/minimal-datafile.json"
 LIB="-Dflagwire.library.path=$REL/libflagwire.so"
 JAR="$HERE/bench/target/benchmarks.jar"
 
-echo "== JMH: HandlerBench (caller cost per notification), DecideBench (4-thread decide) =="
-java "$LIB" -jar "$JAR" -jvmArgsPrepend "$LIB" -rf json -rff "$WORK/jmh.json" "$@" 'dev.flagwire.bench.(HandlerBench|DecideBench)'
+echo "== JMH: HandlerBench (caller cost per notification), DecideBench (4-thread decide), ProfileBench (cached Profile API lookup) =="
+java "$LIB" -jar "$JAR" -jvmArgsPrepend "$LIB" -rf json -rff "$WORK/jmh.json" "$@" 'dev.flagwire.bench.(HandlerBench|DecideBench|ProfileBench)'
 
 echo "== end to end: $E2E_ROUNDS rounds of $E2E_EVENTS events per library =="
 java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt" "$E2E_ROUNDS"

@@ -28,6 +28,8 @@ import static dev.flagwire.FlagwireNative.flagwire_init;
 import static dev.flagwire.FlagwireNative.flagwire_last_error;
 import static dev.flagwire.FlagwireNative.flagwire_on_decision;
 import static dev.flagwire.FlagwireNative.flagwire_on_flag_decision;
+import static dev.flagwire.FlagwireNative.flagwire_profile_attributes;
+import static dev.flagwire.FlagwireNative.flagwire_profile_user_id;
 import static dev.flagwire.FlagwireNative.flagwire_set_datafile;
 import static dev.flagwire.FlagwireNative.flagwire_shutdown;
 import static dev.flagwire.FlagwireNative.flagwire_stats;
@@ -77,6 +79,8 @@ public final class FlagwireClient implements AutoCloseable {
     private static final int TOO_LARGE = 7;
     private static final int CLOSED = 8;
     private static final int TIMEOUT = 9;
+    private static final int NOT_FOUND = 11;
+    private static final int UNAVAILABLE = 12;
 
     private final FlagwireConfig config;
     private final long handle;
@@ -513,6 +517,101 @@ public final class FlagwireClient implements AutoCloseable {
             throw new FlagwireException(FlagwireStatus.PANIC, "flagwire_stats returned NULL");
         }
         return FlagwireStats.fromMap(Json.readFlatLongs(json));
+    }
+
+    // ---- Segment Profile API (DESIGN §7) ---------------------------------------------------
+
+    /**
+     * The profile's traits as Optimizely attributes, for deciding with them:
+     *
+     * <pre>{@code
+     * Map<String, Object> attributes = flagwire.profileAttributes("user_id:" + userId).orElseGet(HashMap::new);
+     * attributes.put("device", "ios");                       // the map is yours
+     * optimizely.createUserContext(userId, attributes).decide("checkout_flow");
+     * }</pre>
+     *
+     * <p>Keys are trait names (only the configured {@code traits} when set), plus
+     * {@code "$opt_bucketing_id"} (the user's account, a {@code group_id}) with
+     * {@link ProfileConfig.Builder#accountBucketing(boolean)}. Values are String, Boolean, Long
+     * (integers) or Double (other numbers): the types the SDK's audience matchers evaluate
+     * (exact, gt, ge, lt, le take Integer, Long, Double or Float up to 2^53).
+     *
+     * <p>Runs on the calling thread through the native library's TTL + LRU cache, with one request
+     * in flight per identifier; a miss waits at most the profile {@code timeout}
+     * ({@link ProfileConfig.Builder#timeout}, 300 ms by default). After an error the last answer
+     * is served even when it is older than the TTL.
+     *
+     * @param identifier {@code <type>:<value>}, e.g. {@code "user_id:u-123"}, {@code "anonymous_id:a-1"}
+     * @return the attributes (a new, modifiable map; empty for a profile without traits); or
+     *     empty when there is no such profile ({@link FlagwireStatus#NOT_FOUND}) or the Profile API
+     *     failed, timed out or is paused after a 429 and nothing is cached
+     *     ({@link FlagwireStatus#UNAVAILABLE}; {@link #lastError()} says why): decide without
+     *     enrichment then. These two are expected outcomes, not exceptions.
+     * @throws FlagwireException {@link FlagwireStatus#INVALID_CONFIG} when the client has no
+     *     {@link FlagwireConfig.Builder#profile profile} config; {@link FlagwireStatus#INVALID_JSON}
+     *     for an identifier that is not {@code <type>:<value>} (or contains a NUL character);
+     *     {@link FlagwireStatus#CLOSED} after {@link #close()}: programming errors, which an
+     *     empty result would hide
+     */
+    public Optional<Map<String, Object>> profileAttributes(String identifier) {
+        String json = profileLookup(true, identifier);
+        return json == null ? Optional.empty() : Optional.of(Json.readObject(json));
+    }
+
+    /**
+     * The profile's {@code user_id} external id (the earliest, when the space allows several): the
+     * canonical id to bucket on across platforms, e.g. for a visitor known by an anonymous id:
+     *
+     * <pre>{@code
+     * String userId = flagwire.profileUserId("anonymous_id:" + anonymousId).orElse(anonymousId);
+     * }</pre>
+     *
+     * Identifier, caching, timeout and exceptions as {@link #profileAttributes}.
+     *
+     * @return the user id; empty when there is no such profile, the profile has no user_id, or
+     *     the Profile API is unavailable
+     */
+    public Optional<String> profileUserId(String identifier) {
+        return Optional.ofNullable(profileLookup(false, identifier));
+    }
+
+    /** The string the library returned on OK; null for NOT_FOUND / UNAVAILABLE; throws otherwise. */
+    private String profileLookup(boolean attributes, String identifier) {
+        Objects.requireNonNull(identifier, "identifier");
+        if (hasNul(identifier)) {
+            // A C string would end at the NUL and look up another profile.
+            throw new FlagwireException(FlagwireStatus.INVALID_JSON,
+                    "profile identifier contains a NUL character; it must be <type>:<value>, e.g. user_id:abc");
+        }
+        byte[] id = utf8(identifier);
+        long stamp = acquire();
+        int code;
+        String value;
+        try {
+            NativeArgs args = NativeArgs.acquire(size(id) + NativeArgs.OUT_SLOT_BYTES);
+            try {
+                long p = args.put(id);
+                long out = args.outSlot();
+                code = attributes ? flagwire_profile_attributes(handle, p, out) : flagwire_profile_user_id(handle, p, out);
+                // Read and freed whatever the status (the library writes it on OK only).
+                value = FlagwireNative.takeString(args.readOut(out));
+            } finally {
+                args.release();
+            }
+        } finally {
+            lock.unlockRead(stamp);
+            Reference.reachabilityFence(this);
+        }
+        if (code == OK) {
+            if (value == null) {
+                throw new FlagwireException(FlagwireStatus.PANIC, "the Profile API lookup returned OK without a value");
+            }
+            return value;
+        }
+        if (code == NOT_FOUND || code == UNAVAILABLE) {
+            return null;
+        }
+        throw exception(code);
     }
 
     /**

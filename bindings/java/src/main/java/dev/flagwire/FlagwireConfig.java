@@ -106,7 +106,14 @@ public final class FlagwireConfig {
         shown.computeIfPresent("write_key", (k, v) -> "***");
         shown.computeIfPresent("ca_certs_pem", (k, v) -> "<" + String.valueOf(v).length() + " chars>");
         shown.computeIfPresent("proxy", (k, v) -> String.valueOf(v).replaceAll("//[^/@]*@", "//***@"));
-        shown.computeIfPresent("profile", (k, v) -> "{...}");
+        shown.computeIfPresent("profile", (k, v) -> {
+            if (!(v instanceof Map<?, ?> m)) {
+                return "{...}";
+            }
+            Map<Object, Object> p = new LinkedHashMap<>(m);
+            p.computeIfPresent("access_token", (k2, v2) -> "***");
+            return p;
+        });
         return "FlagwireConfig" + shown + " closeTimeout=" + closeTimeout + " closeOnShutdown=" + closeOnShutdown;
     }
 
@@ -220,12 +227,18 @@ public final class FlagwireConfig {
             return set("log_level", Objects.requireNonNull(level, "level").json);
         }
 
-        // Profile API (DESIGN §7): a typed `profile(ProfileConfig)` setter belongs here once the
-        // Profile functions are in the ABI. Until then `option("profile", Map.of(...))` passes it.
+        /**
+         * The Segment Profile API (DESIGN §7), for {@link FlagwireClient#profileAttributes} and
+         * {@link FlagwireClient#profileUserId}. Default: none (those calls then throw
+         * {@link FlagwireStatus#INVALID_CONFIG}).
+         */
+        public Builder profile(ProfileConfig profile) {
+            return set("profile", Objects.requireNonNull(profile, "profile").options());
+        }
 
         /**
-         * Any other key, passed through as is (for keys newer than this binding, or the
-         * {@code profile} object). The native library refuses unknown keys, naming them.
+         * Any other key, passed through as is (for keys newer than this binding). The native
+         * library refuses unknown keys, naming them.
          */
         public Builder option(String key, Object value) {
             return set(Objects.requireNonNull(key, "key"), value);
@@ -256,7 +269,7 @@ public final class FlagwireConfig {
             return this;
         }
 
-        private static long millis(Duration d, String name) {
+        static long millis(Duration d, String name) {
             Objects.requireNonNull(d, name);
             if (d.isNegative()) {
                 throw new IllegalArgumentException(name + " must not be negative: " + d);

@@ -94,6 +94,11 @@ final class FlagwireNative {
         return LIBRARY_FILE;
     }
 
+    /** {@link #takeString(Pointer)} for an address; 0 gives null. */
+    static String takeString(long address) {
+        return address == 0L ? null : takeString(new Pointer(address));
+    }
+
     /** Reads and frees a string the library returned; null stays null. */
     static String takeString(Pointer p) {
         if (p == null) {
@@ -133,6 +138,11 @@ final class FlagwireNative {
 
     static native int flagwire_shutdown(long client, int timeoutMs);
 
-    // Profile API (DESIGN §7): flagwire_profile_attributes / flagwire_profile_user_id go here once
-    // they are in the ABI, each with a `PointerByReference` out-param read by takeString.
+    // Profile API (DESIGN §7). The out-param is the address of a `char *` slot (NativeArgs.outSlot,
+    // set to NULL first); on OK the library writes a string owned by the caller there (read and
+    // freed by takeString); on any other status it leaves the slot untouched.
+
+    static native int flagwire_profile_attributes(long client, long identifier, long outAttributesJson);
+
+    static native int flagwire_profile_user_id(long client, long identifier, long outUserId);
 }

@@ -3,7 +3,10 @@ package dev.flagwire;
 import java.lang.reflect.Array;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -185,6 +188,30 @@ final class Json {
         }
     }
 
+    /**
+     * Reads a JSON object (the Profile API attributes) into a new, modifiable map in document
+     * order. Values: String, Boolean, Long for integers that fit in a long, Double for every other
+     * number, null, and (not produced by the library today) LinkedHashMap / ArrayList for nested
+     * objects and arrays. Long and Double are the number types the Optimizely Java SDK's audience
+     * matchers evaluate (AttributesUtil.isValidNumber: Integer, Long, Double, Float).
+     *
+     * @throws IllegalArgumentException for text that is not one JSON object
+     */
+    static Map<String, Object> readObject(String json) {
+        Reader r = new Reader(json);
+        r.skipWs();
+        if (r.peek() != '{') {
+            throw new IllegalArgumentException("expected a JSON object");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> out = (Map<String, Object>) r.readValue(0);
+        r.skipWs();
+        if (r.pos != json.length()) {
+            throw new IllegalArgumentException("trailing characters at " + r.pos);
+        }
+        return out;
+    }
+
     private static final class Reader {
         final String s;
         int pos;
@@ -215,6 +242,18 @@ final class Json {
 
         String readString() {
             expect('"');
+            // Fast path: no escape before the closing quote (trait names and values usually).
+            for (int i = pos, n = s.length(); i < n; i++) {
+                char c = s.charAt(i);
+                if (c == '"') {
+                    String out = s.substring(pos, i);
+                    pos = i + 1;
+                    return out;
+                }
+                if (c == '\\') {
+                    break;
+                }
+            }
             StringBuilder sb = new StringBuilder();
             while (true) {
                 char c = peek();
@@ -240,6 +279,105 @@ final class Json {
                 } else {
                     sb.append(c);
                 }
+            }
+        }
+
+        Object readValue(int depth) {
+            if (depth > MAX_DEPTH) {
+                throw new IllegalArgumentException("JSON nested deeper than " + MAX_DEPTH);
+            }
+            char c = peek();
+            switch (c) {
+                case '"':
+                    return readString();
+                case '{': {
+                    pos++;
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    skipWs();
+                    if (peek() == '}') {
+                        pos++;
+                        return m;
+                    }
+                    while (true) {
+                        skipWs();
+                        String key = readString();
+                        skipWs();
+                        expect(':');
+                        skipWs();
+                        m.put(key, readValue(depth + 1));
+                        skipWs();
+                        if (peek() == ',') {
+                            pos++;
+                            continue;
+                        }
+                        expect('}');
+                        return m;
+                    }
+                }
+                case '[': {
+                    pos++;
+                    List<Object> a = new ArrayList<>();
+                    skipWs();
+                    if (peek() == ']') {
+                        pos++;
+                        return a;
+                    }
+                    while (true) {
+                        skipWs();
+                        a.add(readValue(depth + 1));
+                        skipWs();
+                        if (peek() == ',') {
+                            pos++;
+                            continue;
+                        }
+                        expect(']');
+                        return a;
+                    }
+                }
+                case 't':
+                    literal("true");
+                    return Boolean.TRUE;
+                case 'f':
+                    literal("false");
+                    return Boolean.FALSE;
+                case 'n':
+                    literal("null");
+                    return null;
+                default:
+                    if (c == '-' || (c >= '0' && c <= '9')) {
+                        return number(readNumber());
+                    }
+                    throw new IllegalArgumentException("unexpected '" + c + "' at " + pos);
+            }
+        }
+
+        private void literal(String word) {
+            if (!s.startsWith(word, pos)) {
+                throw new IllegalArgumentException("expected " + word + " at " + pos);
+            }
+            pos += word.length();
+        }
+
+        private static Object number(String text) {
+            try {
+                boolean integer = true;
+                for (int i = 0; i < text.length(); i++) {
+                    char ch = text.charAt(i);
+                    if (ch == '.' || ch == 'e' || ch == 'E') {
+                        integer = false;
+                        break;
+                    }
+                }
+                if (integer) {
+                    try {
+                        return Long.parseLong(text);
+                    } catch (NumberFormatException outOfRange) {
+                        // beyond a long: a Double, like any other number
+                    }
+                }
+                return Double.parseDouble(text);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("invalid number " + text, e);
             }
         }
 

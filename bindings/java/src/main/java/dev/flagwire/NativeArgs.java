@@ -4,6 +4,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -34,7 +35,7 @@ final class NativeArgs {
 
     private NativeArgs(long size, boolean oneOff) {
         this.memory = new Memory(size);
-        this.buf = memory.getByteBuffer(0, size);
+        this.buf = memory.getByteBuffer(0, size).order(ByteOrder.nativeOrder());
         this.base = Pointer.nativeValue(memory);
         this.oneOff = oneOff;
     }
@@ -59,6 +60,25 @@ final class NativeArgs {
         buf.put(at + utf8.length, (byte) 0);
         pos = at + utf8.length + 1;
         return base + at;
+    }
+
+    /** Bytes an out-param slot may need, alignment included (add it to {@link #acquire}'s total). */
+    static final int OUT_SLOT_BYTES = 16;
+
+    /**
+     * Reserves an 8-byte, 8-aligned out-param ({@code char **}) set to NULL; returns its address.
+     * Cheaper than a {@code PointerByReference}, which allocates native memory on every call.
+     */
+    long outSlot() {
+        int at = (pos + 7) & ~7;
+        buf.putLong(at, 0L);
+        pos = at + 8;
+        return base + at;
+    }
+
+    /** The pointer the library wrote into a slot from {@link #outSlot()} (0 when none). */
+    long readOut(long slot) {
+        return buf.getLong((int) (slot - base));
     }
 
     /** Frees a one-off block; the thread's scratch block is kept (and keeps the memory reachable). */

@@ -12,9 +12,11 @@ import java.util.Map;
 import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The binding's own JSON writer and stats reader. */
+/** The binding's own JSON writer, stats reader and attributes reader. */
 class JsonTest {
 
     @Test
@@ -66,5 +68,29 @@ class JsonTest {
         FlagwireStats s = FlagwireStats.fromMap(m);
         assertEquals(12, s.decisions());
         assertEquals(0, s.delivered());
+    }
+
+    @Test
+    void readsProfileAttributesWithTheSdksNumberTypes() {
+        Map<String, Object> m = Json.readObject(" {\"plan\":\"pro \\\"x\\\" \\u00e9😀\",\"logins\":12,\"neg\":-3,\"score\":4.5,"
+                + "\"exp\":1e3,\"huge\":18446744073709551616,\"t\":true,\"f\":false,\"n\":null,"
+                + "\"$opt_bucketing_id\":\"acme\",\"nested\":{\"a\":[1,{\"b\":[]}]}} ");
+        assertEquals(List.of("plan", "logins", "neg", "score", "exp", "huge", "t", "f", "n", "$opt_bucketing_id", "nested"),
+                List.copyOf(m.keySet()), "document order");
+        assertEquals("pro \"x\" é😀", m.get("plan"));
+        assertEquals(12L, m.get("logins"));
+        assertEquals(-3L, m.get("neg"));
+        assertEquals(4.5, m.get("score"));
+        assertEquals(1000.0, m.get("exp"));
+        assertInstanceOf(Double.class, m.get("huge"), "beyond a long: Double");
+        assertEquals(Boolean.TRUE, m.get("t"));
+        assertEquals(Boolean.FALSE, m.get("f"));
+        assertTrue(m.containsKey("n") && m.get("n") == null);
+        assertEquals(Map.of("a", List.of(1L, Map.of("b", List.of()))), m.get("nested"));
+        m.put("mine", 1); // modifiable
+        assertEquals(Map.of(), Json.readObject("{}"));
+        for (String bad : new String[] {"", "[]", "{", "{\"a\"}", "{\"a\":tru}", "{\"a\":1} x", "{\"a\":-}"}) {
+            assertThrows(IllegalArgumentException.class, () -> Json.readObject(bad), bad);
+        }
     }
 }

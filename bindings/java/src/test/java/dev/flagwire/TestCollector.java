@@ -118,6 +118,29 @@ public final class TestCollector implements AutoCloseable {
         post("/_test/script", "{\"steps\":" + stepsJson + "}");
     }
 
+    /** Replaces the Profile API fixture (POST /_test/profiles); fails the test when refused. */
+    public void profiles(String fixtureJson) {
+        JsonObject r = post("/_test/profiles", fixtureJson);
+        if (!r.has("ok") || !r.get("ok").getAsBoolean()) {
+            throw new IllegalArgumentException("collector refused the profile fixture: " + r);
+        }
+    }
+
+    /** Appends steps to the Profile API fault script (FIFO, one step per Profile API request). */
+    public void profileScript(String stepsJson) {
+        post("/_test/profile_script", "{\"steps\":" + stepsJson + "}");
+    }
+
+    /** Every Profile API request the collector received (path, identifier, route, status, ...). */
+    public List<JsonObject> profileRequests() {
+        JsonArray a = get("/_test/profile_requests").getAsJsonArray("requests");
+        List<JsonObject> out = new ArrayList<>(a.size());
+        for (JsonElement e : a) {
+            out.add(e.getAsJsonObject());
+        }
+        return out;
+    }
+
     /** Waits (bounded) until at least {@code count} messages arrived; returns the count seen. */
     public int waitFor(int count, Duration timeout) {
         JsonObject r = get("/_test/wait?count=" + count + "&timeout_ms=" + timeout.toMillis());

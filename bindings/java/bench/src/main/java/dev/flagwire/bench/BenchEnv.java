@@ -212,12 +212,18 @@ public final class BenchEnv {
         return Long.parseLong(body.substring(i + 8, j));
     }
 
-    private static String get(String path) {
-        return send(HttpRequest.newBuilder(URI.create(endpoint() + path)).timeout(Duration.ofSeconds(150)).GET().build());
+    private static void post(String path) {
+        post(path, "{}");
     }
 
-    private static void post(String path) {
-        send(HttpRequest.newBuilder(URI.create(endpoint() + path)).POST(HttpRequest.BodyPublishers.ofString("{}")).build());
+    /** POSTs a JSON body to a collector control route; returns the answer. */
+    public static String post(String path, String body) {
+        return send(HttpRequest.newBuilder(URI.create(endpoint() + path)).POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    /** GETs a collector control route; returns the answer. */
+    public static String get(String path) {
+        return send(HttpRequest.newBuilder(URI.create(endpoint() + path)).timeout(Duration.ofSeconds(150)).GET().build());
     }
 
     private static String send(HttpRequest r) {

@@ -47,10 +47,12 @@ public final class Summary {
         JsonArray results = JsonParser.parseString(Files.readString(Path.of(args[0]))).getAsJsonArray();
         Map<String, Stat> handler = new LinkedHashMap<>();
         Map<String, Stat> decide = new LinkedHashMap<>();
+        Stat profile = null;
         for (JsonElement e : results) {
             JsonObject r = e.getAsJsonObject();
             String bench = r.get("benchmark").getAsString();
-            String listener = r.getAsJsonObject("params").get("listener").getAsString();
+            JsonObject params = r.getAsJsonObject("params");
+            String listener = params != null && params.has("listener") ? params.get("listener").getAsString() : "";
             JsonObject m = r.getAsJsonObject("primaryMetric");
             double scale = 1;
             if ("ss".equals(r.get("mode").getAsString())) {
@@ -67,6 +69,13 @@ public final class Summary {
                 handler.put(listener, Stat.of(samples));
             } else if (bench.endsWith("DecideBench.decide")) {
                 decide.put(listener, Stat.of(samples));
+            } else if (bench.endsWith("ProfileBench.cachedAttributes")) {
+                scale = nanos(m.get("scoreUnit").getAsString()); // AverageTime: ns/op
+                List<Double> ns = new ArrayList<>();
+                for (double x : samples) {
+                    ns.add(x * scale);
+                }
+                profile = Stat.of(ns);
             }
         }
         Map<String, List<Double>> e2eRate = new LinkedHashMap<>();
@@ -99,6 +108,10 @@ public final class Summary {
             Stat c = Stat.of(e2eCaller.get(k));
             System.out.printf(Locale.ROOT, "  %-16s %10.0f events/s [%.0f-%.0f], caller %.0f ns/event%n", k, r.median, r.min, r.max, c.median);
         });
+        if (profile != null) {
+            System.out.printf(Locale.ROOT, "Profile API cached lookup (profileAttributes, 3 traits + $opt_bucketing_id), ns: %.0f  [%.0f-%.0f]%n",
+                    profile.median, profile.min, profile.max);
+        }
         Stat fw = handler.get("flagwire");
         Stat aj = handler.get("analytics-java");
         if (fw != null && aj != null) {
@@ -120,13 +133,13 @@ public final class Summary {
 
         String out = System.getenv("FLAGWIRE_BENCH_JSON");
         if (out != null && !out.isEmpty()) {
-            Files.writeString(Path.of(out), contract(handler, decide, e2eRate, e2eCaller));
+            Files.writeString(Path.of(out), contract(handler, decide, e2eRate, e2eCaller, profile));
             System.out.println("summary JSON: " + out);
         }
     }
 
     static String contract(Map<String, Stat> handler, Map<String, Stat> decide, Map<String, List<Double>> e2eRate,
-            Map<String, List<Double>> e2eCaller) {
+            Map<String, List<Double>> e2eCaller, Stat profile) {
         JsonObject doc = new JsonObject();
         doc.addProperty("language", "java");
         JsonObject versions = new JsonObject();
@@ -161,8 +174,22 @@ public final class Summary {
                     + fmt(Stat.of(e2eCaller.get("flagwire"))) + ", analytics-java "
                     + (e2eCaller.containsKey("analytics-java") ? fmt(Stat.of(e2eCaller.get("analytics-java"))) : "-")));
         }
+        if (profile != null) {
+            JsonObject m = new JsonObject();
+            m.addProperty("name", "Java: Profile API cached lookup");
+            m.addProperty("unit", "ns");
+            m.addProperty("better", "lower");
+            m.addProperty("goal", "<= 1000 ns in Rust; Java adds the JNA call and the map");
+            m.addProperty("goal_kind", "absolute");
+            m.add("flagwire", profile.json());
+            m.add("peer", null);
+            m.addProperty("note", "profileAttributes(\"user_id:...\") answered from the native library's cache "
+                    + "(3 traits + $opt_bucketing_id): JNA call, cache hit, reading and freeing the returned string, "
+                    + "decoding it into a new Map<String, Object> (Long/Double numbers); JMH AverageTime, one thread");
+            measures.add(m);
+        }
         doc.add("measures", measures);
-        return new GsonBuilder().setPrettyPrinting().create().toJson(doc);
+        return new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(doc);
     }
 
     private static JsonObject measure(String name, String unit, String better, String headline, Stat flagwire, Stat peer,
