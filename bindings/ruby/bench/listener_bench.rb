@@ -3,12 +3,20 @@
 # Cost per call of the flagwire DECISION listener, as ruby-sdk calls it:
 # `listener.call(type, user_id, attributes, decision_info)` with Symbol keys.
 #
-#   ruby -Ilib bench/listener_bench.rb [--runs 7] [--calls 100000] [--endpoint URL]
+#   ruby -Ilib bench/listener_bench.rb [--runs 9] [--calls 100000] [--endpoint URL] [--json PATH]
 #
-# Each scenario runs `--runs` times `--calls` calls (Ruby's benchmark stdlib for wall time); the
-# figures are the median ns per call, wall and the calling thread's CPU time (min and max shown too). By default events go to http://127.0.0.1:9 with max_retries 0: the sender still
-# batches, serializes and gzips every event on its own thread, but no HTTP server competes for the
-# CPU (pass --endpoint with a collector's URL to include one). Goal: <= 3 us per call.
+# Every scenario runs `--runs` times `--calls` calls. The runs are interleaved (round 1 of every
+# scenario, then round 2, ...), so a burst of load from another process spreads over all scenarios
+# instead of landing on one. The figures are ns per call: the median, min and max of the runs'
+# wall time, and the median of the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID: not
+# inflated when the process is descheduled, which on a shared machine it is).
+#
+# By default events go to http://127.0.0.1:9 with max_retries 0: the sender still batches,
+# serializes and gzips every event on its own thread, but no HTTP server competes for the CPU
+# (pass --endpoint with a collector's URL to include one). Goal: <= 3 us per call.
+#
+# --json PATH (bench.sh passes $FLAGWIRE_BENCH_JSON) also writes the summary that
+# scripts/bench_report.py renders into BENCHMARKS.md.
 
 require "benchmark"
 require "etc"
@@ -16,15 +24,18 @@ require "json"
 require "optparse"
 require "flagwire"
 
-options = { runs: 7, calls: 100_000, endpoint: "http://127.0.0.1:9" }
+options = { runs: 9, calls: 100_000, endpoint: "http://127.0.0.1:9", json: nil }
 OptionParser.new do |o|
   o.on("--runs N", Integer) { |v| options[:runs] = v }
   o.on("--calls N", Integer) { |v| options[:calls] = v }
   o.on("--endpoint URL") { |v| options[:endpoint] = v }
+  o.on("--json PATH") { |v| options[:json] = v }
 end.parse!
+raise OptionParser::InvalidArgument, "--runs and --calls must be positive" unless options[:runs].positive? && options[:calls].positive?
 
 REPO = File.expand_path("../../..", __dir__)
 DATAFILE = File.read(File.join(REPO, "tests", "data", "minimal-datafile.json"))
+GOAL_NS = 3000
 
 def client(endpoint)
   Flagwire::Client.new(
@@ -40,85 +51,162 @@ EXPOSURE = {
   variation_key: "treatment", rule_key: "checkout_ab", reasons: [], decision_event_dispatched: true,
   experiment_id: "2001", variation_id: "5002"
 }.freeze
+# ... and for the rollout (sendFlagDecisions is false in this datafile, so not dispatched).
 ROLLOUT = {
   flag_key: "checkout_flow", enabled: true, variables: { "button_color" => "gray" },
   variation_key: "on", rule_key: "checkout_delivery", reasons: [], decision_event_dispatched: false,
   experiment_id: "6001", variation_id: "7001"
 }.freeze
+# ... and for the rollout when the datafile has sendFlagDecisions on: the binding cannot tell it
+# from an exposure, so it serializes the attributes; the core skips it from the datafile.
+ROLLOUT_DISPATCHED = ROLLOUT.merge(decision_event_dispatched: true).freeze
+# ... and for is_feature_enabled (legacy API) in the experiment.
 FEATURE = {
   feature_key: "checkout_flow", feature_enabled: true, source: "feature-test",
   source_info: { experiment_key: "checkout_ab", variation_key: "treatment" }
 }.freeze
-ATTRIBUTES = { "plan" => "pro", "country" => "FR" }.freeze
 
-# Per run: wall-clock ns per call, and the calling thread's CPU ns per call (CLOCK_THREAD_CPUTIME_ID:
-# not inflated when other processes take the CPU away, which on a shared 2-core machine they do).
-def measure(runs, calls, after_run = nil)
-  samples = Array.new(runs) do
-    GC.start
-    cpu = nil
-    wall = Benchmark.realtime do
-      cpu0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond)
-      yield calls
-      cpu = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond) - cpu0
-    end
-    after_run&.call
-    [wall * 1e9 / calls, cpu.fdiv(calls)]
-  end
-  walls = samples.map(&:first).sort
-  cpus = samples.map(&:last).sort
-  { median: walls[runs / 2], min: walls.first, max: walls.last, cpu_median: cpus[runs / 2] }
-end
+# One scenario: a name for the table, the JSON summary's name (nil: printed only), and the loop.
+Scenario = Struct.new(:key, :label, :summary_name, :after_run, :body, :samples)
 
 runs = options[:runs]
 calls = options[:calls]
-results = {}
 
 attached = client(options[:endpoint])
 attached.set_datafile(DATAFILE) # what attach does
-flush = -> { attached.flush(timeout: 60) }
+no_datafile = client(options[:endpoint])
 l = attached.listener
-user = "user-123"
+l2 = no_datafile.listener
+flush = -> { attached.flush(timeout: 60) }
+flush2 = -> { no_datafile.flush(timeout: 60) }
 users = Array.new(1024) { |i| "user-#{i}" } # distinct user ids, as in production
-attrs = Array.new(1024) { |i| { "plan" => i.even? ? "pro" : "free", "country" => "FR" } } # fresh hashes, as the SDK's clones
+# Distinct Hash objects, as ruby-sdk passes (it clones the user context's attributes per decide).
+attrs = Array.new(1024) { |i| { "plan" => i.even? ? "pro" : "free", "country" => "FR" } }
+attrs_json = attrs.map { |h| JSON.generate(h) }
+empty = ->(_type, _user_id, _attributes, _decision_info) {}
+json_state = JSON::State.new
+ptr = attached.instance_variable_get(:@native).instance_variable_get(:@ptr) # baseline only
 
-l.call("flag", user, ATTRIBUTES, EXPOSURE) # warm up
-results["flag exposure, datafile, 2 attributes"] =
-  measure(runs, calls, flush) { |n| i = 0; while i < n; l.call("flag", users[i & 1023], attrs[i & 1023], EXPOSURE); i += 1; end }
-results["flag exposure, datafile, no attributes"] =
-  measure(runs, calls, flush) { |n| i = 0; while i < n; l.call("flag", users[i & 1023], {}, EXPOSURE); i += 1; end }
-results["flag rollout (skipped), datafile"] =
-  measure(runs, calls) { |n| i = 0; while i < n; l.call("flag", users[i & 1023], attrs[i & 1023], ROLLOUT); i += 1; end }
-results["legacy feature exposure (JSON path)"] =
-  measure(runs, calls, flush) { |n| i = 0; while i < n; l.call("feature", users[i & 1023], attrs[i & 1023], FEATURE); i += 1; end }
+scenarios = [
+  Scenario.new(:exposure, "flag exposure, datafile, 2 attributes",
+               "Ruby: listener cost per DECISION call (exposure, fast path, 2 attributes)", flush,
+               ->(n) { i = 0; while i < n; l.call("flag", users[i & 1023], attrs[i & 1023], EXPOSURE); i += 1; end }),
+  Scenario.new(:exposure_no_attrs, "flag exposure, datafile, no attributes",
+               "Ruby: listener, exposure, fast path, no attributes", flush,
+               ->(n) { i = 0; while i < n; l.call("flag", users[i & 1023], {}, EXPOSURE); i += 1; end }),
+  Scenario.new(:rollout, "flag rollout (skipped), not dispatched, 2 attributes",
+               "Ruby: listener, rollout decision (skipped; sendFlagDecisions off), fast path, 2 attributes", nil,
+               ->(n) { i = 0; while i < n; l.call("flag", users[i & 1023], attrs[i & 1023], ROLLOUT); i += 1; end }),
+  Scenario.new(:rollout_dispatched, "flag rollout (skipped), dispatched, 2 attributes",
+               "Ruby: listener, rollout decision (skipped; sendFlagDecisions on), fast path, 2 attributes", nil,
+               ->(n) { i = 0; while i < n; l.call("flag", users[i & 1023], attrs[i & 1023], ROLLOUT_DISPATCHED); i += 1; end }),
+  Scenario.new(:legacy, "legacy feature exposure (JSON path)",
+               "Ruby: listener, legacy `feature` exposure (notification JSON path)", flush,
+               ->(n) { i = 0; while i < n; l.call("feature", users[i & 1023], attrs[i & 1023], FEATURE); i += 1; end }),
+  Scenario.new(:no_datafile, "flag exposure, no datafile (JSON path, keeps ids)",
+               "Ruby: listener, flag exposure before any datafile (notification JSON path)", flush2,
+               ->(n) { i = 0; while i < n; l2.call("flag", users[i & 1023], attrs[i & 1023], EXPOSURE); i += 1; end }),
+  Scenario.new(:direct, "baseline: flagwire_on_flag_decision via FFI, JSON ready",
+               nil, flush,
+               lambda { |n|
+                 i = 0
+                 while i < n
+                   Flagwire::Native.flagwire_on_flag_decision(ptr, users[i & 1023], "checkout_flow", "checkout_ab",
+                                                              "treatment", 1, 1, attrs_json[i & 1023])
+                   i += 1
+                 end
+               }),
+  Scenario.new(:lambda, "baseline: empty Ruby lambda, same arguments", nil, nil,
+               ->(n) { i = 0; while i < n; empty.call("flag", users[i & 1023], attrs[i & 1023], EXPOSURE); i += 1; end }),
+  Scenario.new(:ffi, "baseline: bare FFI call (flagwire_abi_version)", nil, nil,
+               ->(n) { i = 0; while i < n; Flagwire::Native.flagwire_abi_version; i += 1; end }),
+  Scenario.new(:json, "baseline: stdlib JSON of the 2 attributes", nil, nil,
+               ->(n) { i = 0; while i < n; json_state.generate(attrs[i & 1023]); i += 1; end })
+]
+
+# One run: [wall ns per call, thread CPU ns per call].
+def run_once(scenario, calls)
+  GC.start
+  cpu = nil
+  wall = Benchmark.realtime do
+    cpu0 = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond)
+    scenario.body.call(calls)
+    cpu = Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID, :nanosecond) - cpu0
+  end
+  scenario.after_run&.call
+  [wall * 1e9 / calls, cpu.fdiv(calls)]
+end
+
+# Warm-up: every path once (and the JIT-less VM's inline caches).
+scenarios.each { |s| s.body.call(1_000) }
+flush.call
+flush2.call
+
+scenarios.each { |s| s.samples = [] }
+runs.times do
+  scenarios.each { |s| s.samples << run_once(s, calls) }
+end
+
 stats = attached.stats
 attached.close(timeout: 60)
-
-no_datafile = client(options[:endpoint])
-l2 = no_datafile.listener
-results["flag exposure, no datafile (JSON path, keeps ids)"] =
-  measure(runs, calls, -> { no_datafile.flush(timeout: 60) }) { |n| i = 0; while i < n; l2.call("flag", users[i & 1023], attrs[i & 1023], EXPOSURE); i += 1; end }
 no_datafile.close(timeout: 60)
 
-empty = ->(_type, _user_id, _attributes, _decision_info) {}
-results["baseline: empty Ruby lambda, same arguments"] =
-  measure(runs, calls) { |n| i = 0; while i < n; empty.call("flag", users[i & 1023], attrs[i & 1023], EXPOSURE); i += 1; end }
-results["baseline: bare FFI call (flagwire_abi_version)"] =
-  measure(runs, calls) { |n| i = 0; while i < n; Flagwire::Native.flagwire_abi_version; i += 1; end }
-json_state = JSON::State.new
-results["baseline: JSON of the 2 attributes"] =
-  measure(runs, calls) { |n| i = 0; while i < n; json_state.generate(attrs[i & 1023]); i += 1; end }
+def median(sorted)
+  n = sorted.size
+  n.odd? ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+end
+
+results = scenarios.to_h do |s|
+  walls = s.samples.map(&:first).sort
+  cpus = s.samples.map(&:last).sort
+  [s.key, { median: median(walls), min: walls.first, max: walls.last, cpu_median: median(cpus), samples: walls.size }]
+end
 
 load = File.read("/proc/loadavg").split.first if File.readable?("/proc/loadavg")
-puts "flagwire Ruby listener benchmark: ruby #{RUBY_VERSION}, ffi #{FFI::VERSION}, libflagwire #{Flagwire.version}, " \
-     "#{runs} runs x #{calls} calls, endpoint #{options[:endpoint]}, #{Etc.nprocessors} CPUs, load average #{load || '?'}"
-width = results.keys.map(&:size).max
+puts "flagwire Ruby listener benchmark: #{RUBY_DESCRIPTION}, ffi #{FFI::VERSION}, json #{JSON::VERSION}, " \
+     "libflagwire #{Flagwire.version}, #{runs} interleaved runs x #{calls} calls, endpoint #{options[:endpoint]}, " \
+     "#{Etc.nprocessors} CPUs, load average at the end #{load || '?'}"
+width = scenarios.map { |s| s.label.size }.max
 puts format("%-#{width}s  %12s  %12s  %s", "scenario (ns per call)", "wall median", "thread CPU", "wall min..max")
-results.each do |name, r|
-  puts format("%-#{width}s  %12.0f  %12.0f  %.0f..%.0f", name, r[:median], r[:cpu_median], r[:min], r[:max])
+scenarios.each do |s|
+  r = results[s.key]
+  puts format("%-#{width}s  %12.0f  %12.0f  %.0f..%.0f", s.label, r[:median], r[:cpu_median], r[:min], r[:max])
 end
-puts "core stats after the datafile runs: exposures=#{stats[:exposures]} skipped=#{stats[:skipped]} " \
-     "dropped_queue_full=#{stats[:dropped_queue_full]} listener_errors=#{stats[:listener_errors]}"
-headline = results["flag exposure, datafile, 2 attributes"]
-puts format("RESULT ruby_listener_ns_per_call wall_median=%.0f thread_cpu_median=%.0f goal=3000 %s",
-            headline[:median], headline[:cpu_median], headline[:median] <= 3000 ? "MET" : "NOT MET (wall)")
+puts "core stats of the datafile client: exposures=#{stats[:exposures]} skipped=#{stats[:skipped]} " \
+     "dropped_queue_full=#{stats[:dropped_queue_full]} dropped_invalid=#{stats[:dropped_invalid]} " \
+     "listener_errors=#{stats[:listener_errors]}"
+headline = results[:exposure]
+ruby_side = headline[:cpu_median] - results[:direct][:cpu_median] - results[:json][:cpu_median]
+puts format("Ruby side of the listener (thread CPU: headline - direct FFI call - attributes JSON): %.0f ns", ruby_side)
+puts format("RESULT ruby_listener_ns_per_call wall_median=%.0f thread_cpu_median=%.0f goal=#{GOAL_NS} %s",
+            headline[:median], headline[:cpu_median], headline[:median] <= GOAL_NS ? "MET" : "NOT MET (wall)")
+
+if options[:json]
+  rounded = ->(x) { x.round(1) }
+  measures = scenarios.select(&:summary_name).map do |s|
+    r = results[s.key]
+    note = format("wall time; thread CPU median %.0f ns", r[:cpu_median])
+    m = { name: s.summary_name, unit: "ns", better: "lower" }
+    if s.key == :exposure
+      m.merge!(goal: "<= 3 µs", goal_value: GOAL_NS, goal_kind: "absolute", headline: "caller")
+      note += format(". In the same run: flagwire_on_flag_decision called directly through FFI with the " \
+                     "attributes' JSON ready %.0f ns, stdlib JSON of the 2 attributes %.0f ns, bare FFI call %.0f ns " \
+                     "(thread CPU); median of %d runs x %d calls, load average %s",
+                     results[:direct][:cpu_median], results[:json][:cpu_median], results[:ffi][:cpu_median],
+                     runs, calls, load || "?")
+    end
+    m.merge(flagwire: { median: rounded.(r[:median]), min: rounded.(r[:min]), max: rounded.(r[:max]), samples: r[:samples] },
+            peer: nil, note: note)
+  end
+  command = +"bindings/ruby/bench.sh"
+  command << " --runs #{runs} --calls #{calls}" unless runs == 9 && calls == 100_000
+  command << " --endpoint #{options[:endpoint]}" unless options[:endpoint] == "http://127.0.0.1:9"
+  summary = {
+    language: "ruby",
+    versions: { "ruby" => RUBY_DESCRIPTION, "ffi gem" => FFI::VERSION, "json gem" => JSON::VERSION },
+    commands: [command],
+    measures: measures
+  }
+  File.write(options[:json], "#{JSON.pretty_generate(summary)}\n")
+  puts "wrote #{options[:json]}"
+end

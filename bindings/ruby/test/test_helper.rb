@@ -197,6 +197,16 @@ module FlagwireTest
       my_messages
     end
 
+    # Polls the block until it is truthy; fails after `timeout` seconds.
+    def wait_until(what, timeout: 10.0)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+      until (value = yield)
+        flunk "timed out after #{timeout}s waiting until #{what}" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        sleep 0.01
+      end
+      value
+    end
+
     def assert_unique_message_ids(messages)
       ids = messages.map { |m| m["messageId"] }
       dupes = ids.tally.select { |_, n| n > 1 }

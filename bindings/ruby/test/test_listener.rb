@@ -214,6 +214,71 @@ class TestListener < FlagwireTest::Case
     assert_equal [uid("after")], delivered(client).map { |m| m["userId"] }
   end
 
+  # The listener serializes no attributes for decisions the core always skips (no rule or
+  # variation key; decision event not dispatched with the default config), and still sends them
+  # whenever the config can make such a decision an event.
+  def test_attributes_are_not_serialized_for_decisions_the_core_always_skips
+    unserializable = { "n" => Float::NAN } # the stdlib JSON refuses NaN: serializing raises
+    client = new_client
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    l = client.listener
+    assert_equal :skipped, l.call("flag", uid("rollout"), unserializable, flag(**CHECKOUT_DELIVERY))
+    assert_equal :skipped, l.call("flag", uid("everyone-else"), unserializable, flag(**CHECKOUT_EVERYONE_ELSE))
+    assert_equal :skipped, l.call("flag", uid("no-rule"), unserializable, flag(**NO_RULE, dispatched: true))
+    assert_equal :skipped, l.call("flag", uid("disabled"), unserializable, flag(**CHECKOUT_TREATMENT, dispatched: false))
+    assert_equal 0, client.stats[:listener_errors]
+    _out, err = capture_io { assert_nil l.call("flag", uid("exposure"), unserializable, flag(**CHECKOUT_TREATMENT)) }
+    assert_match(/NaN/, err)
+    assert_equal 1, client.stats[:listener_errors]
+
+    attrs = { "plan" => "pro" }
+    rollouts = new_client(include_rollouts: true)
+    rollouts.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    assert_equal :ok, rollouts.listener.call("flag", uid("rollout-included"), attrs, flag(**CHECKOUT_DELIVERY))
+    not_honored = new_client(honor_disable_decision_event: false)
+    not_honored.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    assert_equal :ok, not_honored.listener.call("flag", uid("disabled-counted"), attrs, flag(**CHECKOUT_TREATMENT, dispatched: false))
+    assert rollouts.flush(timeout: 10)
+    users = by_user(delivered(not_honored))
+    assert_equal attrs, users[uid("rollout-included")].first.dig("properties", "userAttributes")
+    assert_equal attrs, users[uid("disabled-counted")].first.dig("properties", "userAttributes")
+  end
+
+  # The fast path allocates no Ruby object of its own: only the attributes' JSON, when sent.
+  def test_the_fast_path_allocates_only_the_attributes_json
+    client = new_client(flush_interval_ms: 60_000, max_queue_events: 10_000)
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    l = client.listener
+    user = uid("alloc")
+    attrs = { "plan" => "pro" }
+    empty = {}
+    exposure = flag(**CHECKOUT_TREATMENT)
+    rollout = flag(**CHECKOUT_DELIVERY)
+    allocations = lambda do |attributes, info|
+      5.times { l.call("flag", user, attributes, info) } # warm the inline caches
+      before = GC.stat(:total_allocated_objects)
+      1000.times { l.call("flag", user, attributes, info) }
+      GC.stat(:total_allocated_objects) - before
+    end
+    assert_operator allocations.call(empty, exposure), :<=, 10
+    assert_operator allocations.call(attrs, rollout), :<=, 10
+    assert_operator allocations.call(attrs, exposure), :<=, 1010
+  end
+
+  def test_a_nil_user_id_is_refused_by_the_core_and_counted_on_both_sides
+    client = new_client
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    capture_io do
+      assert_nil client.listener.call("flag", nil, { "plan" => "pro" }, flag(**CHECKOUT_TREATMENT))
+      assert_nil client.listener.call("flag", nil, {}, flag(**CHECKOUT_DELIVERY))
+    end
+    stats = client.stats
+    assert_equal 2, stats[:listener_errors] # the binding's count
+    assert_equal 2, stats[:dropped_invalid] # the core's: a NULL hot-path argument is a dropped input
+    assert_equal 0, stats[:enqueued]
+    assert_match(/user_id/, client.last_error)
+  end
+
   def test_a_decision_after_close_is_ignored_cleanly
     client = new_client
     client.close

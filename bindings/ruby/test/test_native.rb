@@ -65,6 +65,16 @@ class TestNative < FlagwireTest::Case
 
     error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: nil) }
     assert_match(/write_key/, error.message)
+
+    # Values of the wrong type and unknown enum values name their key too.
+    { gzip: "yes", property_style: "nope", user_id_field: "uid", log_level: "loud", batch_size: "10" }.each do |key, value|
+      error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: "secret-key-123", key => value) }
+      assert_equal Flagwire::Status::INVALID_CONFIG, error.status
+      assert_match(/`#{key}`/, error.message)
+      refute_match(/secret-key-123/, error.message)
+    end
+    error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: 7) }
+    assert_match(/`write_key`/, error.message)
   end
 
   def test_every_core_option_is_accepted
@@ -125,7 +135,18 @@ class TestNative < FlagwireTest::Case
   end
 
   def test_too_large_and_queue_full_return_false_and_are_counted
-    client = new_client(max_queue_events: 2, flush_interval_ms: 60_000)
+    # max_queue_events bounds the queue, not the batch the sender has already taken off it, and the
+    # sender takes what is queued whenever it wakes (its first loop runs when its thread starts, so
+    # right after init it may race the first enqueue). Park it first, deterministically: it takes
+    # one event and blocks in a request the collector holds open; from then on nothing leaves the
+    # queue until close.
+    collector.script([{ hang: true }])
+    client = new_client(max_queue_events: 2, flush_interval_ms: 60_000, request_timeout_ms: 60_000,
+                        max_retries: 0, close_timeout: 0.5)
+    assert client.enqueue({ type: "track", userId: uid("parked"), event: "E" })
+    refute client.flush(timeout: 0) # wakes the sender (and times out at once)
+    wait_until("the sender's request reached the collector") { collector.requests.any? { |r| r["path"] == "/v1/batch" } }
+
     assert client.enqueue({ type: "track", userId: uid("1"), event: "E" })
     refute client.enqueue({ type: "track", userId: uid("2"), event: "E", properties: { blob: "x" * 40_000 } })
     assert client.enqueue({ type: "track", userId: uid("3"), event: "E" })
@@ -133,7 +154,9 @@ class TestNative < FlagwireTest::Case
     stats = client.stats
     assert_equal 1, stats[:dropped_too_large]
     assert_equal 1, stats[:dropped_queue_full]
-    assert_equal 2, stats[:enqueued]
+    assert_equal 3, stats[:enqueued] # the parked one, 1 and 3
+    assert_equal 0, stats[:delivered]
+    refute client.close(timeout: 0.2) # the request still hangs: deadline passed
   end
 
   def test_flush_times_out_while_the_collector_hangs_and_keeps_the_events

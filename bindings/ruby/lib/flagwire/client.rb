@@ -28,9 +28,10 @@ module Flagwire
     DEFAULT_CLOSE_TIMEOUT = 5.0
     DEFAULT_FLUSH_TIMEOUT = 5.0
 
-    # Statuses the listener accepts without raising: queued, not an exposure, or dropped and
-    # counted by the core (stats :dropped_queue_full / :dropped_too_large).
-    LISTENER_ALLOW = [Status::OK, Status::SKIPPED, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
+    # Statuses the listener accepts without raising (see NativeHandle::LISTENER_ALLOW), and what
+    # it returns for them: indexed by status, so the hot path does no method call for it.
+    LISTENER_ALLOW = NativeHandle::LISTENER_ALLOW
+    LISTENER_RESULTS = Array.new(Status::TOO_LARGE + 1) { |status| Status.to_sym(status) if LISTENER_ALLOW.include?(status) }.freeze
     ENQUEUE_ALLOW = [Status::OK, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
 
     FLAG = OptimizelySDK::FLAG
@@ -92,6 +93,10 @@ module Flagwire
       @datafile_pushed = false
       # With include_attributes: false the core drops them: do not serialize them at all.
       @send_attributes = options[:include_attributes] != false
+      # With the defaults (honor_disable_decision_event on, include_rollouts off) the core skips
+      # every flag decision with decision_event_dispatched false (DESIGN §4): no attributes' JSON
+      # for those.
+      @undispatched_are_skipped = options[:honor_disable_decision_event] != false && !options[:include_rollouts]
       @attachment = nil
       @attach_lock = Mutex.new
       @listener_errors = 0
@@ -123,17 +128,25 @@ module Flagwire
            (@datafile_pushed || info[:experiment_id].nil?)
           # Fast path. Without a datafile it is only taken when the SDK sent no experiment id:
           # flagwire_on_flag_decision has no id parameters, and the JSON path keeps them.
+          rule_key = info[:rule_key]
+          variation_key = info[:variation_key]
           dispatched = info[:decision_event_dispatched]
-          @native.on_flag_decision(user_id, flag_key, info[:rule_key], info[:variation_key],
-                                   info[:enabled] ? 1 : 0,
-                                   dispatched.nil? ? -1 : (dispatched ? 1 : 0),
-                                   @send_attributes && attributes && !attributes.empty? ? Client.dump_json(attributes) : nil,
-                                   LISTENER_ALLOW)
+          # The attributes' JSON (the listener's largest cost) only for a decision the core may
+          # turn into an event: it skips, whatever the datafile says, a decision without a rule or
+          # variation key, and (DESIGN §4 rule 2, with include_rollouts off) one whose decision
+          # event was not dispatched, e.g. every rollout decision when sendFlagDecisions is off.
+          attributes_json =
+            if @send_attributes && attributes && !attributes.empty? && rule_key && variation_key &&
+               (dispatched != false || !@undispatched_are_skipped)
+              Client.dump_json(attributes)
+            end
+          @native.on_flag_decision(user_id, flag_key, rule_key, variation_key, info[:enabled] ? 1 : 0,
+                                   dispatched.nil? ? -1 : (dispatched ? 1 : 0), attributes_json)
         else
           @native.call(:flagwire_on_decision, notification_json(type, user_id, attributes, info),
                        what: "listener", allow: LISTENER_ALLOW)
         end
-      Status.to_sym(status)
+      LISTENER_RESULTS[status]
     rescue ClosedError
       listener_note(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
     rescue StandardError => e

@@ -22,6 +22,10 @@ module Flagwire
     # Extra time #close waits for in-flight waiting calls beyond its own timeout.
     CLOSE_GRACE = 1.0
 
+    # Statuses the listener accepts without raising: queued, not an exposure, or dropped and
+    # counted by the core (stats :dropped_queue_full / :dropped_too_large).
+    LISTENER_ALLOW = [Status::OK, Status::SKIPPED, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
+
     attr_reader :close_timeout
 
     def initialize(pointer, close_timeout)
@@ -45,14 +49,19 @@ module Flagwire
       end
     end
 
-    # The listener's fast path, spelled out (no splat, no public_send): it runs on every decision.
-    def on_flag_decision(user_id, flag_key, rule_key, variation_key, enabled, dispatched, attributes_json, allow)
+    # The listener's fast path, spelled out (no splat, no public_send, no keyword arguments): it
+    # runs on every decision. The statuses the listener accepts (OK, SKIPPED, QUEUE_FULL,
+    # TOO_LARGE) are returned without a call to Native.check; any other goes through it (it raises
+    # with the core's message, read while the pointer is still live under the lock).
+    def on_flag_decision(user_id, flag_key, rule_key, variation_key, enabled, dispatched, attributes_json)
       @lock.synchronize do
         ptr = @ptr or raise closed_error("listener")
-        Native.check(
-          Native.flagwire_on_flag_decision(ptr, user_id, flag_key, rule_key, variation_key, enabled, dispatched, attributes_json),
-          "listener", client_ptr: ptr, allow: allow
-        )
+        status = Native.flagwire_on_flag_decision(ptr, user_id, flag_key, rule_key, variation_key, enabled, dispatched, attributes_json)
+        if status == Status::OK || status == Status::SKIPPED || status == Status::QUEUE_FULL || status == Status::TOO_LARGE
+          status
+        else
+          Native.check(status, "listener", client_ptr: ptr, allow: LISTENER_ALLOW)
+        end
       end
     end
 
