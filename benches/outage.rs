@@ -80,7 +80,7 @@ fn main() {
         mib(baseline), mib(now), mib(peak.max(peak_seen)), mib(queue_bytes), mib(bound)
     );
     if let Ok(path) = std::env::var("FLAGWIRE_BENCH_JSON") {
-        let report = serde_json::json!({"language": "rust", "measures": [{
+        let report = serde_json::json!({"language": "rust", "commands": ["cargo bench --bench outage   # OUTAGE_SECS=60"], "measures": [{
             "name": "peak RSS, 60 s outage at 100,000 decisions/s", "unit": "MiB", "better": "lower",
             "goal": format!("<= queue bound + 20 MiB ({:.0} MiB)", mib(bound)), "goal_value": mib(bound),
             "flagwire": {"median": mib(peak.max(peak_seen)), "samples": [mib(peak.max(peak_seen))]},

@@ -153,11 +153,24 @@ def report(directory, md_path, chart_path):
     for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
         with open(path) as f:
             try:
-                docs.append(json.load(f))
+                doc = json.load(f)
+                doc["_file"] = os.path.basename(path)
+                docs.append(doc)
             except json.JSONDecodeError as e:
                 print(f"skipping {path}: {e}", file=sys.stderr)
+    # One section per language; the core's summary before the outage run's.
     order = {"rust": 0, "go": 1, "java": 2, "ruby": 3}
-    docs.sort(key=lambda d: order.get(d.get("language"), 9))
+    docs.sort(key=lambda d: (order.get(d.get("language"), 9), d.get("_file") == "outage.json"))
+    merged = []
+    for d in docs:
+        if merged and merged[-1].get("language") == d.get("language"):
+            last = merged[-1]
+            last["measures"] = last.get("measures", []) + d.get("measures", [])
+            last.setdefault("versions", {}).update(d.get("versions", {}))
+            last["commands"] = last.get("commands", []) + d.get("commands", [])
+        else:
+            merged.append(dict(d))
+    docs = merged
     mach = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -221,19 +234,23 @@ def chart(docs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    caller, throughput = [], []
+    caller, decide, throughput = [], [], []
     for d in docs:
         for m in d.get("measures", []):
             h = m.get("headline")
-            if h in ("caller", "decide"):
-                caller.append(m)
-            elif h == "throughput":
-                throughput.append(m)
-    panels = [(caller, "caller cost per decision (lower is better)"), (throughput, "delivered events/s (higher is better)")]
+            {"caller": caller, "decide": decide, "throughput": throughput}.get(h, []).append(m)
+    panels = [
+        (caller, "caller cost per decision, ns (lower is better)"),
+        (decide, "decide() throughput with the listener attached (higher is better)"),
+        (throughput, "delivered events/s (higher is better)"),
+    ]
     panels = [(ms, title) for ms, title in panels if ms]
     if not panels:
         return
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 1.2 + 0.9 * sum(max(1, len(ms)) for ms, _ in panels)))
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(11, 1.0 + 0.85 * sum(max(1, len(ms)) for ms, _ in panels)),
+        gridspec_kw={"height_ratios": [max(1, len(ms)) for ms, _ in panels]},
+    )
     if len(panels) == 1:
         axes = [axes]
     for ax, (ms, title) in zip(axes, panels):
@@ -255,10 +272,21 @@ def chart(docs, path):
         ax.set_yticklabels(labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=10)
-        ax.set_xscale("log")
-        ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+        top = max(fw + peer)
+        if "decide()" in title:
+            ax.set_xlim(0, top * 1.3)  # close values: a linear axis shows the ratio honestly
+        else:
+            ax.set_xscale("log")
+            ax.set_xlim(right=top * 3)
+    handles, names = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        h, n = ax.get_legend_handles_labels()
+        if len(h) > len(handles):
+            handles, names = h, n
+    fig.legend(handles, names, loc="upper right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path)
+    fig.savefig(os.path.splitext(path)[0] + ".png", dpi=110)
 
 
 if __name__ == "__main__":
