@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
+passed=0   # suites that finished green (set -e stops at the first failure)
 
 need_apt=()
 command -v ruby >/dev/null 2>&1 || need_apt+=(ruby)
@@ -31,6 +32,7 @@ fi
 
 step "Rust tests (unit + integration over HTTP to the test collector)"
 cargo test --locked --workspace --features flagwire/testing
+passed=$((passed + 1))
 
 step "C consumer compiled against include/flagwire.h, run under valgrind"
 cargo build --locked -p flagwire --features testing
@@ -48,12 +50,15 @@ RUST_BACKTRACE=0 valgrind --quiet --error-exitcode=3 --leak-check=full --errors-
   target/c/flagwire_test "$URL"
 kill $COLLECTOR_PID 2>/dev/null || true
 trap - EXIT
+passed=$((passed + 1))
 
 for lang in go java ruby; do
   if [ -x "bindings/$lang/test.sh" ]; then
     step "$lang binding"
     "bindings/$lang/test.sh"
+    passed=$((passed + 1))
   fi
 done
 
 step "all suites passed"
+echo "suites: $passed passed, 0 failed"
