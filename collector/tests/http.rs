@@ -1,6 +1,9 @@
 //! The collector over real HTTP on 127.0.0.1: a tiny raw HTTP/1.1 client (full control of the
 //! connection) plus ureq as an independent real client.
 
+mod common;
+
+use common::{agent, basic, Resp};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -16,24 +19,6 @@ use serde_json::{json, Value};
 // helpers
 // ------------------------------------------------------------------------------------------
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("bad JSON {e}: {:?}", String::from_utf8_lossy(&self.body)))
-    }
-}
 
 /// One keep-alive connection.
 struct Conn {
@@ -102,12 +87,6 @@ impl Conn {
     }
 }
 
-fn basic(key: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
-    )
-}
 
 /// POST on a fresh connection with Basic auth `key`.
 fn post(c: &Collector, path: &str, body: &[u8], extra: &[(&str, &str)]) -> Resp {
@@ -145,13 +124,6 @@ fn start() -> Collector {
     Collector::start(CollectorOptions::default()).unwrap()
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
 
 /// A track message whose compact JSON is exactly `size` bytes.
 fn message_of_size(size: usize) -> Value {

@@ -1,5 +1,8 @@
 //! The Profile API routes over real HTTP on 127.0.0.1 (a raw HTTP/1.1 client plus ureq).
 
+mod common;
+
+use common::{agent, basic, Resp};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -12,27 +15,6 @@ use serde_json::{json, Value};
 // helpers
 // ------------------------------------------------------------------------------------------
 
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("bad JSON {e}: {:?}", String::from_utf8_lossy(&self.body)))
-    }
-    fn text(&self) -> String {
-        String::from_utf8(self.body.clone()).unwrap()
-    }
-}
 
 fn send_raw(
     port: u16,
@@ -85,12 +67,6 @@ fn send_raw(
     })
 }
 
-fn basic(token: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
-    )
-}
 
 const SPACE: &str = "spa_test";
 const TOKEN: &str = "tok_test";
@@ -137,13 +113,6 @@ fn start() -> Collector {
     c
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
-}
 
 fn keys(traits: &Value) -> Vec<String> {
     // serde_json sorts keys, so check order on the raw text instead where it matters.
