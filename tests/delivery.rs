@@ -170,6 +170,26 @@ fn flush_returns_within_deadline_during_a_long_backoff() {
 }
 
 #[test]
+fn shutdown_returns_within_deadline_during_a_long_backoff() {
+    let col = collector();
+    col.script(vec![Step::Status { code: 429, retry_after: Some("300".into()), delay_ms: 0 }; 2]);
+    let client = TestClient::new(&config(&col.url(), json!({})));
+    send_n(&client, 3, "sb");
+    for _ in 0..200 {
+        if !col.requests().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(50)); // the sender is now in the 300 s sleep
+    let started = Instant::now();
+    assert_eq!(client.shutdown(300), Status::Timeout);
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(350), "shutdown took {took:?}");
+    assert_eq!(col.requests().len(), 2, "one early attempt before the deadline");
+}
+
+#[test]
 fn flush_and_shutdown_return_within_deadline_while_a_request_hangs() {
     let col = collector();
     col.script(vec![Step::Hang]);
