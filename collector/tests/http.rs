@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{agent, basic, Resp};
+use common::{agent, basic, spawn_binary, Resp};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -972,23 +972,8 @@ fn printing_never_blocks_requests() {
     // The binary prints by default; nobody reads its stdout pipe for a while, so the printer
     // thread blocks on a full pipe. Requests must still be answered promptly, and the skipped
     // lines are reported once the pipe drains.
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flagwire-collector"))
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let port: u16 = first
-        .trim_end()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+
+    let (mut child, mut out, port) = spawn_binary(&["--port", "0"]);
     let w = TcpStream::connect(("127.0.0.1", port)).unwrap();
     w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut conn = Conn {

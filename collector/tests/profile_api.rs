@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{agent, basic, Resp};
+use common::{agent, basic, spawn_binary, Resp};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -784,23 +784,8 @@ fn binary_loads_profiles_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("profiles.json");
     std::fs::write(&file, FIXTURE).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flagwire-collector"))
-        .args(["--port", "0", "--profiles"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let port: u16 = first
-        .trim_end()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let file_arg = file.to_str().unwrap();
+    let (mut child, mut out, port) = spawn_binary(&["--port", "0", "--profiles", file_arg]);
     let r = send_raw(
         port,
         "GET",

@@ -1,6 +1,8 @@
 //! Helpers shared by the collector's HTTP tests.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -36,4 +38,20 @@ pub fn basic(key: &str) -> String {
 /// A ureq agent that returns non-2xx responses instead of errors.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(10))).build().into()
+}
+
+/// Starts the collector binary with `args`; returns the child, its stdout (past the first line)
+/// and the port from that first line (`http://127.0.0.1:PORT`).
+pub fn spawn_binary(args: &[&str]) -> (Child, BufReader<ChildStdout>, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flagwire-collector"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let port: u16 = first.trim_end().rsplit(':').next().unwrap().parse().unwrap();
+    (child, out, port)
 }
