@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
 use crate::datafile::DatafileIndex;
 use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
-use crate::event::{complete_message, experiment_viewed, PackedExposure};
+use crate::event::complete_message;
+use crate::exposures::{Exposures, Holding};
 use crate::fork;
 use crate::log::Logger;
 use crate::profile::{Lookup, ProfileClient};
@@ -30,6 +31,8 @@ pub struct Client {
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
     profile: Option<ProfileClient>,
+    /// Held decisions and exposure counts of this process; replaced with the pipeline after fork.
+    exposures: ArcSwap<Exposures>,
 }
 
 /// The fast path's `attributes_json`: a JSON object (or null); `None` when empty.
@@ -37,6 +40,10 @@ fn validate_attributes(text: &str) -> Result<Option<&str>, String> {
     let raw = serde_json::from_str::<&serde_json::value::RawValue>(text)
         .map_err(|e| format!("on_flag_decision: `attributes_json`: {e}"))?;
     attributes_text(Some(raw)).map_err(|e| format!("on_flag_decision: {e}"))
+}
+
+fn same_datafile(a: &Option<Arc<DatafileIndex>>, b: &Option<Arc<DatafileIndex>>) -> bool {
+    a.as_ref().map(Arc::as_ptr) == b.as_ref().map(Arc::as_ptr)
 }
 
 /// What a Profile API lookup returns.
@@ -65,6 +72,7 @@ impl Client {
         let generation = fork::generation();
         let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
         let pipeline = Pipeline::start(Arc::clone(&config), logger)?;
+        let exposures = Exposures::for_pipeline(&config, logger, &pipeline);
         logger.log(LogLevel::Info, || format!("started; endpoint {}", config.endpoint));
         Ok(Client {
             config,
@@ -75,6 +83,7 @@ impl Client {
             rebuild: Mutex::new(()),
             last_error: Mutex::new(None),
             profile,
+            exposures: ArcSwap::new(exposures),
         })
     }
 
@@ -100,6 +109,11 @@ impl Client {
         }
         match Pipeline::start(Arc::clone(&self.config), self.logger) {
             Ok(fresh) => {
+                // The parent holds and counts its own decisions; the child starts empty.
+                self.exposures.store(Exposures::for_pipeline(&self.config, self.logger, &fresh));
+                if let Some(index) = self.datafile.load_full() {
+                    self.datafile.store(Some(Arc::new(index.fresh_copy())));
+                }
                 // The parent's pipeline is deliberately leaked (see `fork`).
                 self.pipeline.store(Arc::into_raw(fresh) as *mut Pipeline, Ordering::Release);
                 self.generation.store(current, Ordering::Release);
@@ -121,12 +135,16 @@ impl Client {
     }
 
     pub fn set_datafile(&self, json: &str) -> Status {
+        let pipeline = self.pipeline();
         match DatafileIndex::parse(json) {
             Ok(index) => {
                 self.logger.log(LogLevel::Info, || {
                     format!("datafile revision {:?}: {} flags", index.revision, index.flag_count())
                 });
-                self.datafile.store(Some(Arc::new(index)));
+                let index = Arc::new(index);
+                self.datafile.store(Some(Arc::clone(&index)));
+                // After the store: see `Exposures::hold`.
+                self.exposures.load().release_with(pipeline, &index);
                 Status::Ok
             }
             Err(e) => {
@@ -177,41 +195,48 @@ impl Client {
         self.handle(decision, args.attributes_json, pipeline)
     }
 
-    /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures: a skipped
-    /// decision never pays for it.
+    /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures and held
+    /// decisions: a skipped decision never pays for it.
     fn handle<'a>(&self, mut decision: Decision<'a>, raw_attributes: Option<&'a str>, pipeline: &Pipeline) -> Status {
         bump(&pipeline.stats.decisions);
-        let datafile = self.datafile.load();
-        match classify(&decision, datafile.as_deref(), &self.config) {
-            Classification::Skip(reason) => {
+        let exposures = self.exposures.load();
+        let mut attributes = raw_attributes.filter(|_| self.config.include_attributes);
+        for attempt in 0.. {
+            let datafile = self.datafile.load();
+            let classified = classify(&decision, datafile.as_deref(), &self.config);
+            if let Classification::Skip(reason) = classified {
                 bump(&pipeline.stats.skipped);
                 self.logger.log(LogLevel::Debug, || {
                     format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
                 });
-                Status::Skipped
+                return Status::Skipped;
             }
-            Classification::Exposure(ids) => {
-                let at = SystemTime::now();
-                if let (Some(text), true) = (raw_attributes, self.config.include_attributes) {
-                    match validate_attributes(text) {
-                        Ok(attributes) => decision.attributes = attributes,
-                        Err(message) => {
-                            bump(&pipeline.stats.dropped_invalid);
-                            self.set_error(message);
-                            return Status::InvalidJson;
-                        }
+            let at = SystemTime::now();
+            if let Some(text) = attributes.take() {
+                match validate_attributes(text) {
+                    Ok(valid) => decision.attributes = valid,
+                    Err(message) => {
+                        bump(&pipeline.stats.dropped_invalid);
+                        self.set_error(message);
+                        return Status::InvalidJson;
                     }
                 }
-                let decision = &decision;
-                bump(&pipeline.stats.exposures);
-                if self.logger.enabled(LogLevel::Debug) {
-                    let message = experiment_viewed(decision, &ids, &self.config, at);
-                    self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
-                }
-                let packed = PackedExposure::pack(decision, &ids, &self.config, at, pipeline.spare_buffer());
-                self.push(pipeline, Queued::exposure(packed, &self.config))
             }
+            let pushed = match classified {
+                Classification::Exposure(ids) => exposures.emit(pipeline, &decision, &ids, at),
+                // A rule the datafile does not list: the datafile may lag the SDK (issue 12 item 9).
+                _ => match exposures.hold(pipeline, &decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), &datafile)) {
+                    Holding::Held => return Status::Ok,
+                    Holding::Retry => continue,
+                    Holding::Full => match exposures.fall_back(pipeline, &decision, at) {
+                        Ok(false) => return Status::Skipped,
+                        pushed => pushed.map(|_| ()),
+                    },
+                },
+            };
+            return self.push_status(pushed);
         }
+        unreachable!("the loop returns")
     }
 
     pub fn enqueue(&self, message_json: &str) -> Status {
@@ -227,7 +252,11 @@ impl Client {
     }
 
     fn push(&self, pipeline: &Pipeline, message: Queued) -> Status {
-        match pipeline.push(message) {
+        self.push_status(pipeline.push(message))
+    }
+
+    fn push_status(&self, pushed: Result<(), PushError>) -> Status {
+        match pushed {
             Ok(()) => Status::Ok,
             Err(PushError::QueueFull) => {
                 self.set_error("queue full: event dropped (max_queue_events / max_queue_bytes reached)");
@@ -245,7 +274,10 @@ impl Client {
     }
 
     pub fn flush(&self, timeout: Duration) -> Status {
-        if self.pipeline().flush(timeout) {
+        let pipeline = self.pipeline();
+        // Held decisions are resolved by the fallback rule, so the flush covers them too.
+        self.exposures.load().release_all(pipeline);
+        if pipeline.flush(timeout) {
             Status::Ok
         } else {
             self.set_error(format!("flush: deadline of {} ms passed; events stay queued", timeout.as_millis()));
@@ -255,7 +287,7 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats.to_json(pipeline.queue_depth())
+        pipeline.stats.to_json(pipeline.queue_depth(), self.exposures.load().stats_json())
     }
 
     /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout

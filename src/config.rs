@@ -46,6 +46,13 @@ pub const MAX_BATCH_BYTES: usize = 500_000;
 pub const MAX_MESSAGE_BYTES: usize = 32_000;
 pub const MAX_BATCH_SIZE: usize = 2_500;
 
+/// Ranges of the classification keys. 0 events or bytes: nothing is held, the fallback rule
+/// applies at once. 0 counters: exposures are only counted in `exposure_counts_overflow`.
+pub const HOLD_MAX_EVENTS: std::ops::RangeInclusive<u64> = 0..=100_000;
+pub const HOLD_MAX_BYTES: std::ops::RangeInclusive<u64> = 0..=(64 << 20);
+pub const HOLD_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=300_000;
+pub const MAX_EXPOSURE_COUNTERS: std::ops::RangeInclusive<u64> = 0..=1_000_000;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -71,6 +78,12 @@ pub struct Config {
     pub ca_certs_pem: Option<String>,
     pub log_level: LogLevel,
     pub profile: Option<ProfileConfig>,
+    // Classification (issues 12, 18, 19).
+    pub include_holdouts: bool,
+    pub hold_max_events: usize,
+    pub hold_max_bytes: usize,
+    pub hold_timeout_ms: u64,
+    pub max_exposure_counters: usize,
 }
 
 impl Default for Config {
@@ -98,6 +111,11 @@ impl Default for Config {
             ca_certs_pem: None,
             log_level: LogLevel::Warn,
             profile: None,
+            include_holdouts: true,
+            hold_max_events: 1_000,
+            hold_max_bytes: 1 << 20,
+            hold_timeout_ms: 5_000,
+            max_exposure_counters: 10_000,
         }
     }
 }
@@ -163,7 +181,22 @@ impl Config {
         if let Some(profile) = &self.profile {
             profile.validate(self.allow_insecure_http)?;
         }
-        Ok(())
+        self.validate_classification()
+    }
+
+    /// Ranges of the classification keys (issues 12, 18, 19).
+    fn validate_classification(&self) -> Result<(), String> {
+        let check = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("config: `{key}` must be {}..={}, got {value}", range.start(), range.end()))
+            }
+        };
+        check("hold_max_events", self.hold_max_events as u64, HOLD_MAX_EVENTS)?;
+        check("hold_max_bytes", self.hold_max_bytes as u64, HOLD_MAX_BYTES)?;
+        check("hold_timeout_ms", self.hold_timeout_ms, HOLD_TIMEOUT_MS)?;
+        check("max_exposure_counters", self.max_exposure_counters as u64, MAX_EXPOSURE_COUNTERS)
     }
 
     pub fn flush_interval(&self) -> Duration {
@@ -191,5 +224,22 @@ mod tests {
         }
         let err = Config::from_json(r#"{}"#).unwrap_err();
         assert!(err.contains("write_key"), "{err}");
+    }
+
+    #[test]
+    fn classification_keys_have_defaults_and_ranges() {
+        let c = Config::from_json(r#"{"write_key":"k"}"#).unwrap();
+        assert_eq!((c.include_holdouts, c.hold_max_events, c.hold_max_bytes, c.hold_timeout_ms, c.max_exposure_counters),
+                   (true, 1000, 1 << 20, 5000, 10_000));
+        for ok in [r#""hold_max_events":0"#, r#""hold_max_bytes":67108864"#, r#""hold_timeout_ms":300000"#, r#""max_exposure_counters":0"#,
+                   r#""include_holdouts":false"#] {
+            assert!(Config::from_json(&format!(r#"{{"write_key":"k",{ok}}}"#)).is_ok(), "{ok}");
+        }
+        for (bad, key) in [(r#""hold_max_events":100001"#, "hold_max_events"), (r#""hold_max_bytes":67108865"#, "hold_max_bytes"),
+                           (r#""hold_timeout_ms":0"#, "hold_timeout_ms"), (r#""max_exposure_counters":1000001"#, "max_exposure_counters"),
+                           (r#""hold_max_events":-1"#, "hold_max_events"), (r#""include_holdouts":1"#, "include_holdouts")] {
+            let err = Config::from_json(&format!(r#"{{"write_key":"k",{bad}}}"#)).unwrap_err();
+            assert!(err.contains(&format!("`{key}`")), "{bad}: {err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use crate::classify::ExposureIds;
+use crate::classify::{ExposureIds, RuleType};
 use crate::config::{Config, PropertyStyle, UserIdField};
 use crate::decision::Decision;
 
@@ -180,14 +180,15 @@ impl Sink for Vec<u8> {
 }
 
 /// The fields of one exposure, captured on the caller's thread in a single allocation; the sender
-/// serializes it. Layout: `[at_ms: i64][enabled: u8][present: u8][ends: 7 x u32]
-/// [escaped lengths: 7 x u32]` then the strings.
+/// serializes it. Layout: `[at_ms: i64][enabled: u8][present: u8][rule type: u8][ends: 8 x u32]
+/// [escaped lengths: 8 x u32]` then the strings.
 pub struct PackedExposure {
     data: Vec<u8>,
 }
 
-const FIELDS: usize = 7;
-const ENDS: usize = 10;
+const FIELDS: usize = 8;
+const RULE_TYPE: usize = 10;
+const ENDS: usize = 11;
 const ESCAPED: usize = ENDS + 4 * FIELDS;
 const HEADER: usize = ESCAPED + 4 * FIELDS;
 const USER_ID: usize = 0;
@@ -197,6 +198,7 @@ const VARIATION_KEY: usize = 3;
 const EXPERIMENT_ID: usize = 4;
 const VARIATION_ID: usize = 5;
 const ATTRIBUTES: usize = 6;
+const EXPERIMENT_TYPE: usize = 7;
 
 impl PackedExposure {
     /// `buffer` is a recycled allocation (or a new empty Vec); its contents are replaced.
@@ -209,6 +211,7 @@ impl PackedExposure {
             d.experiment_id.as_deref().or(ids.experiment_id),
             d.variation_id.as_deref().or(ids.variation_id),
             if config.include_attributes { d.attributes } else { None },
+            ids.experiment_type,
         ];
         let at_ms = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let mut header = [0u8; HEADER];
@@ -231,6 +234,12 @@ impl PackedExposure {
             header[ESCAPED + 4 * i..ESCAPED + 4 * i + 4].copy_from_slice(&(escaped as u32).to_le_bytes());
         }
         header[9] = present;
+        header[RULE_TYPE] = match ids.rule_type {
+            None => 0,
+            Some(RuleType::Experiment) => 1,
+            Some(RuleType::Holdout) => 2,
+            Some(RuleType::Rollout) => 3,
+        };
         let mut data = buffer;
         data.clear();
         data.reserve(HEADER + end as usize);
@@ -254,6 +263,15 @@ impl PackedExposure {
         match self.data[8] {
             0 => Some(false),
             1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn rule_type(&self) -> Option<RuleType> {
+        match self.data[RULE_TYPE] {
+            1 => Some(RuleType::Experiment),
+            2 => Some(RuleType::Holdout),
+            3 => Some(RuleType::Rollout),
             _ => None,
         }
     }
@@ -306,6 +324,15 @@ impl PackedExposure {
         if style != PropertyStyle::Segment {
             props.field(br#""flagKey":"#, self, FLAG_KEY);
             props.field(br#""ruleKey":"#, self, RULE_KEY);
+            if let Some(rule_type) = self.rule_type() {
+                let value: &[u8] = match rule_type {
+                    RuleType::Experiment => br#""experiment""#,
+                    RuleType::Holdout => br#""holdout""#,
+                    RuleType::Rollout => br#""rollout""#,
+                };
+                props.raw(br#""ruleType":"#, value);
+            }
+            props.field(br#""experimentType":"#, self, EXPERIMENT_TYPE);
             props.field(br#""variationKey":"#, self, VARIATION_KEY);
             if let Some(enabled) = self.enabled() {
                 props.raw(br#""enabled":"#, if enabled { b"true" } else { b"false" });
@@ -481,6 +508,35 @@ mod tests {
         for bad in [&b"abcdefg\""[..], b"abcdefgh\\", b"\x00", b"abcdefghijklmno\x1f"] {
             assert!(needs_escape(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rule_type_and_experiment_type_in_both_and_optimizely_styles_only() {
+        let n = r#"{"type":"flag","userId":"u","decisionInfo":{"flagKey":"f","ruleKey":"r","variationKey":"v"}}"#;
+        let d = parse_notification(n).unwrap();
+        let at = SystemTime::now();
+        for (rule_type, name) in [(RuleType::Experiment, "experiment"), (RuleType::Holdout, "holdout"), (RuleType::Rollout, "rollout")] {
+            for experiment_type in [None, Some("fr"), Some("q\"t")] {
+                let ids = ExposureIds { rule_type: Some(rule_type), experiment_type, ..ExposureIds::default() };
+                for style in [PropertyStyle::Both, PropertyStyle::Optimizely, PropertyStyle::Segment] {
+                    let cfg = Config { property_style: style, ..Config::default() };
+                    let p = PackedExposure::pack(&d, &ids, &cfg, at, Vec::new());
+                    let mut out = Vec::new();
+                    p.write_to(&cfg, &mut out);
+                    assert_eq!(p.serialized_len(&cfg), out.len());
+                    let props = serde_json::from_slice::<Value>(&out).unwrap()["properties"].clone();
+                    if style == PropertyStyle::Segment {
+                        assert!(props.get("ruleType").is_none() && props.get("experimentType").is_none(), "{props}");
+                    } else {
+                        assert_eq!(props["ruleType"], name);
+                        assert_eq!(props.get("experimentType").and_then(Value::as_str), experiment_type);
+                    }
+                }
+            }
+        }
+        // Unknown (no datafile): no ruleType at all.
+        let bytes = experiment_viewed(&d, &ExposureIds::default(), &Config::default(), at);
+        assert!(serde_json::from_slice::<Value>(&bytes).unwrap()["properties"].get("ruleType").is_none());
     }
 
     #[test]

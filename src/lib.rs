@@ -4,11 +4,14 @@
 pub mod classify;
 pub mod client;
 pub mod config;
+pub mod counts;
 pub mod datafile;
 pub mod decision;
 pub mod event;
+pub mod exposures;
 pub mod ffi;
 mod fork;
+pub mod hold;
 pub mod ids;
 mod log;
 pub mod profile;

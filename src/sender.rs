@@ -89,6 +89,9 @@ pub struct Pipeline {
     /// path and no allocations freed across threads in steady state.
     spare_tx: Sender<Vec<u8>>,
     spare_rx: Receiver<Vec<u8>>,
+    /// Run by the sender on every wake (at least every `flush_interval_ms`): work due without a
+    /// caller, such as releasing held decisions whose timeout passed (`Exposures::release_expired`).
+    wake_hook: std::sync::OnceLock<Box<dyn Fn(&Pipeline) + Send + Sync>>,
 }
 
 /// Buffers kept for reuse, and the largest one worth keeping.
@@ -119,6 +122,7 @@ impl Pipeline {
             exited_cv: Condvar::new(),
             spare_tx,
             spare_rx,
+            wake_hook: std::sync::OnceLock::new(),
         });
         let worker = Arc::clone(&pipeline);
         std::thread::Builder::new()
@@ -133,6 +137,11 @@ impl Pipeline {
             })
             .map_err(|e| format!("cannot start the sender thread: {e}"))?;
         Ok(pipeline)
+    }
+
+    /// Sets the wake hook (once; later calls are ignored).
+    pub fn set_wake_hook(&self, hook: impl Fn(&Pipeline) + Send + Sync + 'static) {
+        let _ = self.wake_hook.set(Box::new(hook));
     }
 
     /// A recycled buffer for the next exposure, or a new one.
@@ -285,6 +294,9 @@ impl SenderLoop {
         let interval = self.p.config.flush_interval();
         let mut next_tick = Instant::now() + interval;
         loop {
+            if let Some(hook) = self.p.wake_hook.get() {
+                hook(&self.p);
+            }
             let full = self.fill();
             let now = Instant::now();
             let due = now >= next_tick || self.flush_deadline.is_some() || self.stopping;

@@ -14,6 +14,14 @@ pub struct Stats {
     pub dropped_queue_full: AtomicU64,
     pub dropped_invalid: AtomicU64,
     pub dropped_too_large: AtomicU64,
+    // Classification (issues 12, 19): holdout exposures (also in `exposures`), and the decisions
+    // held because the datafile did not list their rule, by how each was resolved.
+    pub holdout_exposures: AtomicU64,
+    pub held: AtomicU64,
+    pub released_by_datafile: AtomicU64,
+    pub released_by_timeout: AtomicU64,
+    pub released_by_flush: AtomicU64,
+    pub hold_full: AtomicU64,
     _gap: [u64; 16],
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
@@ -27,9 +35,10 @@ pub fn bump(counter: &AtomicU64) {
 }
 
 impl Stats {
-    pub fn to_json(&self, queue_depth: u64) -> String {
+    /// `extra`: members computed elsewhere (held decisions, per-variation exposure counts).
+    pub fn to_json(&self, queue_depth: u64, extra: serde_json::Map<String, serde_json::Value>) -> String {
         let g = |c: &AtomicU64| c.load(Relaxed);
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "decisions": g(&self.decisions),
             "exposures": g(&self.exposures),
             "skipped": g(&self.skipped),
@@ -43,7 +52,16 @@ impl Stats {
             "batches": g(&self.batches),
             "bytes_sent": g(&self.bytes_sent),
             "queue_depth": queue_depth,
-        })
-        .to_string()
+            "holdout_exposures": g(&self.holdout_exposures),
+            "held": g(&self.held),
+            "released_by_datafile": g(&self.released_by_datafile),
+            "released_by_timeout": g(&self.released_by_timeout),
+            "released_by_flush": g(&self.released_by_flush),
+            "hold_full": g(&self.hold_full),
+        });
+        if let serde_json::Value::Object(map) = &mut json {
+            map.extend(extra);
+        }
+        json.to_string()
     }
 }

@@ -1,0 +1,212 @@
+//! From a classified decision to a queued Experiment Viewed event, on the caller's thread and for
+//! held decisions released later: by the next datafile, by the sender's wake once their timeout
+//! passed, or by a flush. One per process, like the pipeline: a forked child gets a fresh one (the
+//! parent resolves what it held).
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Map, Value};
+
+use crate::classify::{classify, Classification, ExposureIds, RuleType};
+use crate::config::{Config, LogLevel};
+use crate::counts::ExposureCounts;
+use crate::datafile::DatafileIndex;
+use crate::decision::Decision;
+use crate::event::{experiment_viewed, PackedExposure};
+use crate::hold::{Held, HoldBuffer, OwnedDecision};
+use crate::log::Logger;
+use crate::sender::{Pipeline, PushError, Queued};
+use crate::stats::bump;
+
+pub struct Exposures {
+    config: Arc<Config>,
+    logger: Logger,
+    counts: ExposureCounts,
+    hold: Mutex<HoldBuffer>,
+    /// `hold.len()`, readable without the lock: the sender's wake checks it on every wake.
+    held_now: AtomicUsize,
+}
+
+/// What became of a decision offered to the hold buffer.
+pub enum Holding {
+    Held,
+    /// The buffer is full: the caller resolves the decision with the fallback rule now.
+    Full,
+    /// The datafile changed while the decision was classified: classify it again.
+    Retry,
+}
+
+/// Why held decisions are released.
+#[derive(Clone, Copy)]
+enum Release {
+    Datafile,
+    Timeout,
+    Flush,
+}
+
+impl Exposures {
+    pub fn new(config: Arc<Config>, logger: Logger) -> Exposures {
+        Exposures {
+            counts: ExposureCounts::new(config.max_exposure_counters),
+            hold: Mutex::new(HoldBuffer::new(config.hold_max_events, config.hold_max_bytes)),
+            held_now: AtomicUsize::new(0),
+            config,
+            logger,
+        }
+    }
+
+    /// A fresh one for `pipeline`, whose sender then releases expired held decisions on each wake.
+    pub fn for_pipeline(config: &Arc<Config>, logger: Logger, pipeline: &Pipeline) -> Arc<Exposures> {
+        let exposures = Arc::new(Exposures::new(Arc::clone(config), logger));
+        let hook = Arc::clone(&exposures);
+        pipeline.set_wake_hook(move |p| hook.release_expired(p));
+        exposures
+    }
+
+    /// Counts, logs and queues one exposure; `at` is when the decision was made.
+    pub fn emit(&self, pipeline: &Pipeline, d: &Decision<'_>, ids: &ExposureIds<'_>, at: SystemTime) -> Result<(), PushError> {
+        let stats = &pipeline.stats;
+        bump(&stats.exposures);
+        if ids.rule_type == Some(RuleType::Holdout) {
+            bump(&stats.holdout_exposures);
+        }
+        let flag = d.flag_key.as_deref().or(ids.flag_key).unwrap_or("");
+        self.counts.count(ids.counter, flag, d.rule_key.as_deref().unwrap_or(""), d.variation_key.as_deref().unwrap_or(""));
+        if self.logger.enabled(LogLevel::Debug) {
+            let message = experiment_viewed(d, ids, &self.config, at);
+            self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
+        }
+        let packed = PackedExposure::pack(d, ids, &self.config, at, pipeline.spare_buffer());
+        pipeline.push(Queued::exposure(packed, &self.config))
+    }
+
+    /// The no-datafile rule (DESIGN §4 rule 3) for a decision the datafile could not place.
+    pub fn fall_back(&self, pipeline: &Pipeline, d: &Decision<'_>, at: SystemTime) -> Result<bool, PushError> {
+        match classify(d, None, &self.config) {
+            Classification::Exposure(ids) => self.emit(pipeline, d, &ids, at).map(|()| true),
+            _ => {
+                bump(&pipeline.stats.skipped);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Holds a decision whose rule the datafile does not list. `datafile_changed` runs under the
+    /// hold lock: `set_datafile` stores the new datafile before it takes that lock to release
+    /// held decisions, so a decision is either seen by that release or classified again.
+    pub fn hold(&self, pipeline: &Pipeline, d: &Decision<'_>, at: SystemTime, datafile_changed: impl FnOnce() -> bool) -> Holding {
+        let mut hold = self.lock();
+        if datafile_changed() {
+            return Holding::Retry;
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.config.hold_timeout_ms);
+        match hold.push(Held::new(OwnedDecision::new(d), at, deadline)) {
+            Ok(()) => {
+                self.held_now.store(hold.len(), Relaxed);
+                bump(&pipeline.stats.held);
+                Holding::Held
+            }
+            Err(_) => {
+                bump(&pipeline.stats.hold_full);
+                Holding::Full
+            }
+        }
+    }
+
+    /// The hook for the sender's wake: resolves held decisions whose timeout has passed with the
+    /// fallback rule. Cheap when nothing is held (one atomic load).
+    pub fn release_expired(&self, pipeline: &Pipeline) {
+        if self.held_now.load(Relaxed) == 0 {
+            return;
+        }
+        let expired = {
+            let mut hold = self.lock();
+            let expired = hold.take_expired(Instant::now());
+            self.held_now.store(hold.len(), Relaxed);
+            expired
+        };
+        self.resolve(pipeline, expired, Release::Timeout, None);
+    }
+
+    /// Flush and shutdown: everything held is resolved with the fallback rule now.
+    pub fn release_all(&self, pipeline: &Pipeline) {
+        if self.held_now.load(Relaxed) == 0 {
+            return;
+        }
+        let all = self.take_all();
+        self.resolve(pipeline, all, Release::Flush, None);
+    }
+
+    /// A new datafile: held decisions it places are resolved; the others wait on (same deadline).
+    pub fn release_with(&self, pipeline: &Pipeline, index: &DatafileIndex) {
+        if self.held_now.load(Relaxed) == 0 {
+            return;
+        }
+        let all = self.take_all();
+        self.resolve(pipeline, all, Release::Datafile, Some(index));
+    }
+
+    fn take_all(&self) -> Vec<Held> {
+        let mut hold = self.lock();
+        self.held_now.store(0, Relaxed);
+        hold.take_all()
+    }
+
+    fn resolve(&self, pipeline: &Pipeline, released: Vec<Held>, why: Release, index: Option<&DatafileIndex>) {
+        let stats = &pipeline.stats;
+        for held in released {
+            let d = held.decision.decision();
+            let outcome = match index.map(|index| classify(&d, Some(index), &self.config)) {
+                Some(Classification::Unlisted) => {
+                    let mut hold = self.lock();
+                    let pushed = hold.push(held);
+                    self.held_now.store(hold.len(), Relaxed);
+                    drop(hold);
+                    match pushed {
+                        Ok(()) => continue,
+                        // Room was taken meanwhile: resolve it now rather than lose it.
+                        Err(held) => {
+                            bump(&stats.hold_full);
+                            bump(&stats.released_by_timeout);
+                            self.fall_back(pipeline, &held.decision.decision(), held.at).map(|_| ())
+                        }
+                    }
+                }
+                Some(Classification::Exposure(ids)) => {
+                    bump(&stats.released_by_datafile);
+                    self.emit(pipeline, &d, &ids, held.at)
+                }
+                Some(Classification::Skip(_)) => {
+                    bump(&stats.released_by_datafile);
+                    bump(&stats.skipped);
+                    Ok(())
+                }
+                None => {
+                    bump(match why {
+                        Release::Flush => &stats.released_by_flush,
+                        _ => &stats.released_by_timeout,
+                    });
+                    self.fall_back(pipeline, &d, held.at).map(|_| ())
+                }
+            };
+            if let Err(e) = outcome {
+                self.logger.log(LogLevel::Warn, || format!("held decision released but not queued: {e:?}"));
+            }
+        }
+    }
+
+    /// `held_now`, `exposure_counts_overflow` and `exposures_by_variation` for `flagwire_stats`.
+    pub fn stats_json(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("held_now".into(), self.held_now.load(Relaxed).into());
+        out.insert("exposure_counts_overflow".into(), self.counts.overflow().into());
+        out.insert("exposures_by_variation".into(), self.counts.to_json());
+        out
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HoldBuffer> {
+        self.hold.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
