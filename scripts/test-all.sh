@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian machine: installs what is missing (apt packages,
 # then Cargo/Go/Maven fetch their own dependencies), builds the Rust core, checks the generated
-# header is the checked-in one, then runs the Rust, C (under valgrind), Go, Java and Ruby suites.
+# header is the checked-in one, then runs the Rust, C (under valgrind), Python-SDK ground truth, Go,
+# Java and Ruby suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +17,7 @@ ruby -e 'require "minitest"' >/dev/null 2>&1 || need_apt+=(ruby-minitest)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -50,6 +52,10 @@ RUST_BACKTRACE=0 valgrind --quiet --error-exitcode=3 --leak-check=full --errors-
   target/c/flagwire_test "$URL"
 kill $COLLECTOR_PID 2>/dev/null || true
 trap - EXIT
+passed=$((passed + 1))
+
+step "Ground truth: the real Optimizely Python SDK's own impressions vs flagwire's events"
+tests/groundtruth/run.sh
 passed=$((passed + 1))
 
 for lang in go java ruby; do
