@@ -119,7 +119,7 @@ func checkExactly(t testing.TB, c *flagwire.Client, want []expectedEvent) []mess
 			t.Fatalf("context.library = %v", lib)
 		}
 		wantProps := map[string]any{
-			"flagKey": e.flag, "ruleKey": e.rule, "variationKey": e.variation, "enabled": e.enabled,
+			"flagKey": e.flag, "ruleKey": e.rule, "ruleType": "experiment", "variationKey": e.variation, "enabled": e.enabled,
 			"optimizelyUserId": e.user, "experiment_id": e.experimentID, "experiment_name": e.rule,
 			"variation_id": e.variationID, "variation_name": e.variation,
 		}

@@ -55,7 +55,7 @@ class TestAttach < FlagwireTest::Case
     assert_equal (10.times.map { |i| uid("t#{i}") } + 10.times.map { |i| uid("c#{i}") }).sort, messages.map { |m| m["userId"] }.sort
     assert_unique_message_ids(messages)
     treatment = messages.find { |m| m["userId"] == uid("t0") }["properties"]
-    assert_equal({ "flagKey" => "checkout_flow", "ruleKey" => "checkout_ab", "variationKey" => "treatment",
+    assert_equal({ "flagKey" => "checkout_flow", "ruleKey" => "checkout_ab", "ruleType" => "experiment", "variationKey" => "treatment",
                    "enabled" => true, "optimizelyUserId" => uid("t0"), "userAttributes" => { "plan" => "pro" },
                    "experiment_id" => "2001", "experiment_name" => "checkout_ab",
                    "variation_id" => "5002", "variation_name" => "treatment" }, treatment)
