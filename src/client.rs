@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::{ArcSwap, ArcSwapOption};
+use arc_swap::ArcSwapOption;
 
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
@@ -31,8 +31,10 @@ pub struct Client {
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
     profile: Option<ProfileClient>,
-    /// Held decisions and exposure counts of this process; replaced with the pipeline after fork.
-    exposures: ArcSwap<Exposures>,
+    /// Raw `Arc<Exposures>`: held decisions and exposure counts of this process; replaced with the
+    /// pipeline after fork (the old one leaked), freed by `shutdown`. Not an ArcSwap: the hot path
+    /// reads it on every exposure.
+    exposures: AtomicPtr<Exposures>,
 }
 
 /// The fast path's `attributes_json`: a JSON object (or null); `None` when empty.
@@ -83,7 +85,7 @@ impl Client {
             rebuild: Mutex::new(()),
             last_error: Mutex::new(None),
             profile,
-            exposures: ArcSwap::new(exposures),
+            exposures: AtomicPtr::new(Arc::into_raw(exposures) as *mut Exposures),
         })
     }
 
@@ -110,7 +112,8 @@ impl Client {
         match Pipeline::start(Arc::clone(&self.config), self.logger) {
             Ok(fresh) => {
                 // The parent holds and counts its own decisions; the child starts empty.
-                self.exposures.store(Exposures::for_pipeline(&self.config, self.logger, &fresh));
+                let exposures = Exposures::for_pipeline(&self.config, self.logger, &fresh);
+                self.exposures.store(Arc::into_raw(exposures) as *mut Exposures, Ordering::Release);
                 if let Some(index) = self.datafile.load_full() {
                     self.datafile.store(Some(Arc::new(index.fresh_copy())));
                 }
@@ -120,6 +123,12 @@ impl Client {
             }
             Err(e) => self.logger.log(LogLevel::Error, || format!("after fork: {e}")),
         }
+    }
+
+    /// This process's exposures; call after `pipeline()` (which rebuilds both in a forked child).
+    fn exposures(&self) -> &Exposures {
+        // Safety: freed only by `shutdown`, which consumes the client; leaked after fork.
+        unsafe { &*self.exposures.load(Ordering::Acquire) }
     }
 
     pub fn set_error(&self, message: impl Into<Cow<'static, str>>) {
@@ -144,7 +153,7 @@ impl Client {
                 let index = Arc::new(index);
                 self.datafile.store(Some(Arc::clone(&index)));
                 // After the store: see `Exposures::hold`.
-                self.exposures.load().release_with(pipeline, &index);
+                self.exposures().release_with(pipeline, &index);
                 Status::Ok
             }
             Err(e) => {
@@ -199,7 +208,6 @@ impl Client {
     /// decisions: a skipped decision never pays for it.
     fn handle<'a>(&self, mut decision: Decision<'a>, raw_attributes: Option<&'a str>, pipeline: &Pipeline) -> Status {
         bump(&pipeline.stats.decisions);
-        let exposures = self.exposures.load();
         let mut attributes = raw_attributes.filter(|_| self.config.include_attributes);
         for attempt in 0.. {
             let datafile = self.datafile.load();
@@ -223,12 +231,12 @@ impl Client {
                 }
             }
             let pushed = match classified {
-                Classification::Exposure(ids) => exposures.emit(pipeline, &decision, &ids, at),
+                Classification::Exposure(ids) => self.exposures().emit(pipeline, &decision, &ids, at),
                 // A rule the datafile does not list: the datafile may lag the SDK (issue 12 item 9).
-                _ => match exposures.hold(pipeline, &decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), &datafile)) {
+                _ => match self.exposures().hold(pipeline, &decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), &datafile)) {
                     Holding::Held => return Status::Ok,
                     Holding::Retry => continue,
-                    Holding::Full => match exposures.fall_back(pipeline, &decision, at) {
+                    Holding::Full => match self.exposures().fall_back(pipeline, &decision, at) {
                         Ok(false) => return Status::Skipped,
                         pushed => pushed.map(|_| ()),
                     },
@@ -276,7 +284,7 @@ impl Client {
     pub fn flush(&self, timeout: Duration) -> Status {
         let pipeline = self.pipeline();
         // Held decisions are resolved by the fallback rule, so the flush covers them too.
-        self.exposures.load().release_all(pipeline);
+        self.exposures().release_all(pipeline);
         if pipeline.flush(timeout) {
             Status::Ok
         } else {
@@ -287,7 +295,7 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats.to_json(pipeline.queue_depth(), self.exposures.load().stats_json())
+        pipeline.stats.to_json(pipeline.queue_depth(), self.exposures().stats_json())
     }
 
     /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
@@ -329,8 +337,9 @@ impl Client {
         if !stopped {
             self.logger.log(LogLevel::Warn, || "shutdown: the sender is still in a request; leaving it to finish".into());
         }
-        // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
+        // Safety: the pointers came from `Arc::into_raw` and are released exactly once, here.
         drop(unsafe { Arc::from_raw(self.pipeline.load(Ordering::Acquire) as *const Pipeline) });
+        drop(unsafe { Arc::from_raw(self.exposures.load(Ordering::Acquire) as *const Exposures) });
         status
     }
 }

@@ -288,14 +288,20 @@ impl DatafileIndex {
         }
     }
 
-    /// A `flag` or legacy `feature` decision's rule: by the SDK's experiment id (unique), else by
-    /// key within the flag, else a Running holdout of that key.
+    /// A `flag` or legacy `feature` decision's rule: by key within the flag (checked against the
+    /// SDK's experiment id when it sent one), else by that id (unique), else a Running holdout of
+    /// that key. The common case is two hash lookups.
     pub fn find(&self, flag_key: Option<&str>, rule_key: &str, experiment_id: Option<&str>) -> Option<Found<'_>> {
         let flag = flag_key.and_then(|f| self.flags.get(f));
-        let in_flag = |i: usize| flag.and_then(|f| f.rules.get(&self.rules[i].key)).filter(|fr| fr.rule == i);
-        let by_id = experiment_id.and_then(|id| self.by_id.get(id)).copied();
-        let i = by_id.or_else(|| flag.and_then(|f| f.rules.get(rule_key)).map(|fr| fr.rule)).or_else(|| self.holdouts_by_key.get(rule_key).copied())?;
-        Some(Found { rule: &self.rules[i], flag, flag_rule: in_flag(i) })
+        if let Some(fr) = flag.and_then(|f| f.rules.get(rule_key)) {
+            let rule = &self.rules[fr.rule];
+            if experiment_id.map_or(true, |id| id == rule.id) {
+                return Some(Found { rule, flag, flag_rule: Some(fr) });
+            }
+        }
+        let i = experiment_id.and_then(|id| self.by_id.get(id)).or_else(|| self.holdouts_by_key.get(rule_key)).copied()?;
+        let flag_rule = flag.and_then(|f| f.rules.get(&self.rules[i].key)).filter(|fr| fr.rule == i);
+        Some(Found { rule: &self.rules[i], flag, flag_rule })
     }
 
     /// A legacy `ab-test` / `feature-test` decision's experiment, which names no flag.
