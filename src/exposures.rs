@@ -135,7 +135,11 @@ impl Exposures {
         if self.held_now.load(Relaxed) == 0 {
             return;
         }
-        let all = self.take_all();
+        let all = {
+            let mut hold = self.lock();
+            self.held_now.store(0, Relaxed);
+            hold.take_all()
+        };
         self.resolve(pipeline, all, Release::Flush, None);
     }
 
@@ -144,52 +148,31 @@ impl Exposures {
         if self.held_now.load(Relaxed) == 0 {
             return;
         }
-        let all = self.take_all();
-        self.resolve(pipeline, all, Release::Datafile, Some(index));
-    }
-
-    fn take_all(&self) -> Vec<Held> {
-        let mut hold = self.lock();
-        self.held_now.store(0, Relaxed);
-        hold.take_all()
+        let placed = {
+            let mut hold = self.lock();
+            let placed = hold.take_where(|h| !matches!(classify(&h.decision.decision(), Some(index), &self.config), Classification::Unlisted));
+            self.held_now.store(hold.len(), Relaxed);
+            placed
+        };
+        self.resolve(pipeline, placed, Release::Datafile, Some(index));
     }
 
     fn resolve(&self, pipeline: &Pipeline, released: Vec<Held>, why: Release, index: Option<&DatafileIndex>) {
         let stats = &pipeline.stats;
         for held in released {
             let d = held.decision.decision();
+            bump(match why {
+                Release::Datafile => &stats.released_by_datafile,
+                Release::Timeout => &stats.released_by_timeout,
+                Release::Flush => &stats.released_by_flush,
+            });
             let outcome = match index.map(|index| classify(&d, Some(index), &self.config)) {
-                Some(Classification::Unlisted) => {
-                    let mut hold = self.lock();
-                    let pushed = hold.push(held);
-                    self.held_now.store(hold.len(), Relaxed);
-                    drop(hold);
-                    match pushed {
-                        Ok(()) => continue,
-                        // Room was taken meanwhile: resolve it now rather than lose it.
-                        Err(held) => {
-                            bump(&stats.hold_full);
-                            bump(&stats.released_by_timeout);
-                            self.fall_back(pipeline, &held.decision.decision(), held.at).map(|_| ())
-                        }
-                    }
-                }
-                Some(Classification::Exposure(ids)) => {
-                    bump(&stats.released_by_datafile);
-                    self.emit(pipeline, &d, &ids, held.at)
-                }
-                Some(Classification::Skip(_)) => {
-                    bump(&stats.released_by_datafile);
+                Some(Classification::Exposure(ids)) => self.emit(pipeline, &d, &ids, held.at),
+                Some(_) => {
                     bump(&stats.skipped);
                     Ok(())
                 }
-                None => {
-                    bump(match why {
-                        Release::Flush => &stats.released_by_flush,
-                        _ => &stats.released_by_timeout,
-                    });
-                    self.fall_back(pipeline, &d, held.at).map(|_| ())
-                }
+                None => self.fall_back(pipeline, &d, held.at).map(|_| ()),
             };
             if let Err(e) = outcome {
                 self.logger.log(LogLevel::Warn, || format!("held decision released but not queued: {e:?}"));

@@ -118,13 +118,18 @@ impl HoldBuffer {
 
     /// Removes and returns the decisions whose deadline is at or before `now`, oldest first.
     pub fn take_expired(&mut self, now: Instant) -> Vec<Held> {
-        if !self.queue.iter().any(|h| h.deadline <= now) {
+        self.take_where(|h| h.deadline <= now)
+    }
+
+    /// Removes and returns the decisions `pick` selects, oldest first; the others stay in order.
+    pub fn take_where(&mut self, mut pick: impl FnMut(&Held) -> bool) -> Vec<Held> {
+        if !self.queue.iter().any(&mut pick) {
             return Vec::new();
         }
-        let (expired, kept): (VecDeque<Held>, VecDeque<Held>) = self.queue.drain(..).partition(|h| h.deadline <= now);
+        let (taken, kept): (VecDeque<Held>, VecDeque<Held>) = self.queue.drain(..).partition(|h| pick(h));
         self.queue = kept;
         self.bytes = self.queue.iter().map(|h| h.size).sum();
-        expired.into()
+        taken.into()
     }
 
     /// Removes and returns everything, oldest first.

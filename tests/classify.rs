@@ -34,6 +34,12 @@ fn python_notification(user: &str, flag: &str, rule: &str, variation: &str, ids:
     .to_string()
 }
 
+/// Every held decision is resolved exactly once, or still held.
+fn assert_hold_accounting(stats: &Value) {
+    let released = stat(stats, "released_by_datafile") + stat(stats, "released_by_timeout") + stat(stats, "released_by_flush");
+    assert_eq!(stat(stats, "held"), released + stat(stats, "held_now"), "{stats}");
+}
+
 fn props(m: &Value) -> &Value {
     &m["properties"]
 }
@@ -209,6 +215,7 @@ fn decisions_on_rules_the_datafile_lacks_are_held_until_the_next_datafile_classi
     let stats = client.stats();
     assert_eq!((stat(&stats, "released_by_flush"), stat(&stats, "held_now"), stat(&stats, "exposures")), (2, 0, 3), "{stats}");
     assert_invariant(&stats);
+    assert_hold_accounting(&stats);
 }
 
 /// The timeout fires with no further call: the sender's periodic wake releases held decisions.
@@ -229,6 +236,7 @@ fn held_decisions_fall_back_after_the_timeout_without_any_further_call() {
     assert!(props(m).get("ruleType").is_none(), "{m}");
     let stats = client.stats();
     assert_eq!((stat(&stats, "held"), stat(&stats, "released_by_timeout"), stat(&stats, "held_now")), (1, 1, 0), "{stats}");
+    assert_hold_accounting(&stats);
 }
 
 #[test]
@@ -317,4 +325,38 @@ fn stats_count_exposures_per_flag_rule_and_variation_within_a_bound() {
     assert_eq!(stat(&stats, "exposure_counts_overflow"), 3, "the held one counts once released: {stats}");
     let sum: u64 = counts(&stats).iter().map(|c| c.3).sum();
     assert_eq!(sum + stat(&stats, "exposure_counts_overflow"), stat(&stats, "exposures"));
+}
+
+/// Decisions held while datafiles are swapped concurrently: each becomes exactly one event (held
+/// and released, or classified at once), none is lost or sent twice.
+#[test]
+fn concurrent_decisions_and_datafile_updates_lose_and_duplicate_nothing() {
+    let col = collector();
+    let client = TestClient::new(&config(&col.url(), json!({"hold_timeout_ms": 60000, "max_queue_events": 100000})));
+    let (lagging, full) = (lagging_datafile(), HOLDOUTS_DATAFILE.to_string());
+    assert_eq!(client.set_datafile(&lagging), Status::Ok);
+    let (threads, per_thread) = (4, 500);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let client = &client;
+            s.spawn(move || {
+                for i in 0..per_thread {
+                    let st = client.flag(&format!("t{t}-{i}"), "banner_flow", Some("banner_td"), Some("on"), true, 1, None);
+                    assert_eq!(st, Status::Ok);
+                }
+            });
+        }
+        for i in 0..60 {
+            assert_eq!(client.set_datafile(if i % 2 == 0 { &full } else { &lagging }), Status::Ok);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    assert_eq!(client.flush(20_000), Status::Ok);
+    let msgs = wait_messages(&col, threads * per_thread);
+    let users: std::collections::HashSet<&str> = msgs.iter().map(|m| m["userId"].as_str().unwrap()).collect();
+    assert_eq!((msgs.len(), users.len()), (threads * per_thread, threads * per_thread));
+    let stats = client.stats();
+    assert_eq!(stat(&stats, "exposures"), (threads * per_thread) as u64, "{stats}");
+    assert_hold_accounting(&stats);
+    assert_invariant(&stats);
 }
