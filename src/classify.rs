@@ -175,8 +175,7 @@ mod tests {
         // Same rule key, other flag: a delivery rule. Dispatched=true (sendFlagDecisions) changes nothing.
         let b = flag("flag_b", "shared_rule", "on", Some(true));
         assert!(matches!(classify(&parse_notification(&b).unwrap(), Some(&idx), &cfg), Classification::Skip(_)));
-        let mut with_rollouts = Config::default();
-        with_rollouts.include_rollouts = true;
+        let with_rollouts = Config { include_rollouts: true, ..Config::default() };
         let ids = exposure(classify(&parse_notification(&b).unwrap(), Some(&idx), &with_rollouts));
         assert_eq!(ids.rule_type, Some(RuleType::Rollout));
         // Mutex group experiment.
@@ -239,8 +238,7 @@ mod tests {
         let cfg = Config::default();
         let off = flag("f", "r", "v", Some(false));
         assert!(matches!(classify(&parse_notification(&off).unwrap(), None, &cfg), Classification::Skip(_)));
-        let mut keep = Config::default();
-        keep.honor_disable_decision_event = false;
+        let keep = Config { honor_disable_decision_event: false, ..Config::default() };
         assert!(matches!(classify(&parse_notification(&off).unwrap(), None, &keep), Classification::Exposure(_)));
         let none = flag("f", "", "v", None);
         assert!(matches!(classify(&parse_notification(&none).unwrap(), None, &cfg), Classification::Skip(_)));

@@ -102,16 +102,13 @@ impl Exposures {
             return Holding::Retry;
         }
         let deadline = Instant::now() + Duration::from_millis(self.config.hold_timeout_ms);
-        match hold.push(Held::new(OwnedDecision::new(d), at, deadline)) {
-            Ok(()) => {
-                self.held_now.store(hold.len(), Relaxed);
-                bump(&pipeline.stats.held);
-                Holding::Held
-            }
-            Err(_) => {
-                bump(&pipeline.stats.hold_full);
-                Holding::Full
-            }
+        if hold.push(Held::new(OwnedDecision::new(d), at, deadline)) {
+            self.held_now.store(hold.len(), Relaxed);
+            bump(&pipeline.stats.held);
+            Holding::Held
+        } else {
+            bump(&pipeline.stats.hold_full);
+            Holding::Full
         }
     }
 

@@ -106,14 +106,14 @@ impl HoldBuffer {
         HoldBuffer { queue: VecDeque::new(), bytes: 0, max_events, max_bytes }
     }
 
-    /// Adds `held` unless that would pass a bound; then gives it back.
-    pub fn push(&mut self, held: Held) -> Result<(), Held> {
+    /// Adds `held` unless that would pass a bound; false then.
+    pub fn push(&mut self, held: Held) -> bool {
         if self.queue.len() >= self.max_events || self.bytes + held.size > self.max_bytes {
-            return Err(held);
+            return false;
         }
         self.bytes += held.size;
         self.queue.push_back(held);
-        Ok(())
+        true
     }
 
     /// Removes and returns the decisions whose deadline is at or before `now`, oldest first.
@@ -173,11 +173,10 @@ mod tests {
     fn bounded_by_count_and_bytes_and_released_by_deadline() {
         let now = Instant::now();
         let mut buf = HoldBuffer::new(3, 1 << 20);
-        assert!(buf.push(held("a", now + Duration::from_secs(5))).is_ok());
-        assert!(buf.push(held("b", now)).is_ok());
-        assert!(buf.push(held("c", now + Duration::from_secs(1))).is_ok());
-        let refused = buf.push(held("d", now)).unwrap_err();
-        assert_eq!(refused.decision.user_id, "d");
+        assert!(buf.push(held("a", now + Duration::from_secs(5))));
+        assert!(buf.push(held("b", now)));
+        assert!(buf.push(held("c", now + Duration::from_secs(1))));
+        assert!(!buf.push(held("d", now)), "over the count bound");
         let users = |v: Vec<Held>| v.into_iter().map(|h| h.decision.user_id).collect::<Vec<_>>();
         assert!(buf.take_expired(now - Duration::from_secs(1)).is_empty());
         assert_eq!(users(buf.take_expired(now + Duration::from_millis(1500))), ["b", "c"]);
@@ -187,10 +186,10 @@ mod tests {
 
         let one = held("x", now).size;
         let mut small = HoldBuffer::new(100, 2 * one);
-        assert!(small.push(held("x", now)).is_ok() && small.push(held("y", now)).is_ok());
-        assert!(small.push(held("z", now)).is_err(), "over the byte bound");
+        assert!(small.push(held("x", now)) && small.push(held("y", now)));
+        assert!(!small.push(held("z", now)), "over the byte bound");
         assert_eq!(small.take_expired(now).len(), 2);
-        assert!(small.push(held("z", now)).is_ok(), "bytes are given back when released");
-        assert!(HoldBuffer::new(0, 1 << 20).push(held("n", now)).is_err());
+        assert!(small.push(held("z", now)), "bytes are given back when released");
+        assert!(!HoldBuffer::new(0, 1 << 20).push(held("n", now)));
     }
 }

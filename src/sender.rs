@@ -91,8 +91,10 @@ pub struct Pipeline {
     spare_rx: Receiver<Vec<u8>>,
     /// Run by the sender on every wake (at least every `flush_interval_ms`): work due without a
     /// caller, such as releasing held decisions whose timeout passed (`Exposures::release_expired`).
-    wake_hook: std::sync::OnceLock<Box<dyn Fn(&Pipeline) + Send + Sync>>,
+    wake_hook: std::sync::OnceLock<WakeHook>,
 }
+
+type WakeHook = Box<dyn Fn(&Pipeline) + Send + Sync>;
 
 /// Buffers kept for reuse, and the largest one worth keeping.
 const SPARE_BUFFERS: usize = 4096;
