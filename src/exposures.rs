@@ -105,6 +105,10 @@ impl Exposures {
         if hold.push(Held::new(OwnedDecision::new(d), at, deadline)) {
             self.held_now.store(hold.len(), Relaxed);
             bump(&pipeline.stats.held);
+            self.logger.log(LogLevel::Debug, || {
+                let key = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().unwrap_or("-").to_string();
+                format!("held {}/{}: the datafile does not list this rule; waiting for the next datafile", key(&d.flag_key), key(&d.rule_key))
+            });
             Holding::Held
         } else {
             bump(&pipeline.stats.hold_full);
@@ -155,6 +159,16 @@ impl Exposures {
     }
 
     fn resolve(&self, pipeline: &Pipeline, released: Vec<Held>, why: Release, index: Option<&DatafileIndex>) {
+        if let (Release::Timeout, false) = (why, released.is_empty()) {
+            self.logger.log(LogLevel::Warn, || {
+                format!(
+                    "{} held decisions resolved by the no-datafile rule after {} ms: no datafile listed their rules \
+                     (is the datafile pushed on every config update?)",
+                    released.len(),
+                    self.config.hold_timeout_ms
+                )
+            });
+        }
         let stats = &pipeline.stats;
         for held in released {
             let d = held.decision.decision();
