@@ -15,6 +15,10 @@ use flagwire::FlagwireStatus;
 use flagwire_collector::{Collector, CollectorOptions};
 use serde_json::{json, Value};
 
+#[path = "../tests/common/record.rs"]
+mod record;
+use record::Record;
+
 const WRITE_KEY: &str = "demo-write-key";
 
 /// A flag's rules in decision order: experiments, then delivery rules.
@@ -100,8 +104,8 @@ fn main() {
     let mut error = ptr::null_mut();
     let status = unsafe { flagwire_init(config.as_ptr(), &mut client, &mut error) };
     assert_eq!(status, FlagwireStatus::Ok, "init: {}", if error.is_null() { String::new() } else { take(error) });
-    let df = CString::new(datafile_text.as_str()).unwrap();
-    assert_eq!(unsafe { flagwire_set_datafile(client, df.as_ptr()) }, FlagwireStatus::Ok);
+    let df = datafile_text.as_bytes();
+    assert_eq!(unsafe { flagwire_set_datafile_json(client, df.as_ptr(), df.len(), ptr::null_mut()) }, FlagwireStatus::Ok);
 
     let flags = rules_by_flag(&datafile);
     let plans = ["free", "pro", "enterprise"];
@@ -120,22 +124,19 @@ fn main() {
             let dispatched = if rule.experiment && n % 50 == 0 { 0 } else if rule.experiment { 1 } else { 0 };
             let attrs = format!("{{\"plan\":\"{}\"}}", plans[n % plans.len()]);
             let status = if n % 2 == 0 {
-                // The allocation-light fast path, as the Go/Java/Ruby bindings call it.
-                let (u, f, r, v, a) = (
-                    CString::new(user.as_str()).unwrap(),
-                    CString::new(flag.as_str()).unwrap(),
-                    CString::new(rule.key.as_str()).unwrap(),
-                    CString::new(variation.as_str()).unwrap(),
-                    CString::new(attrs).unwrap(),
-                );
-                unsafe { flagwire_on_flag_decision(client, u.as_ptr(), f.as_ptr(), r.as_ptr(), v.as_ptr(), 1, dispatched, a.as_ptr()) }
+                // The fast path (a decision record), as the bindings call it.
+                let mut record = Record::new(&user, flag, Some(&rule.key), Some(&variation));
+                record.dispatched = dispatched as i8;
+                record.attributes_json = Some(&attrs);
+                let bytes = record.encode();
+                unsafe { flagwire_on_decision_record(client, bytes.as_ptr(), bytes.len(), ptr::null_mut()) }
             } else {
                 // The whole notification as JSON, as a Java SDK sends it.
                 let n = json!({"type": "flag", "userId": user, "attributes": serde_json::from_str::<Value>(&attrs).unwrap(),
                     "decisionInfo": {"flagKey": flag, "ruleKey": rule.key, "variationKey": variation, "enabled": true,
                     "experimentId": rule.id, "decisionEventDispatched": dispatched == 1, "variables": {}, "reasons": []}});
-                let n = CString::new(n.to_string()).unwrap();
-                unsafe { flagwire_on_decision(client, n.as_ptr()) }
+                let n = n.to_string();
+                unsafe { flagwire_on_notification_json(client, n.as_ptr(), n.len(), ptr::null_mut()) }
             };
             match (rule.experiment, dispatched) {
                 (true, 1) => {

@@ -23,12 +23,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-step "Rust release build (library, header, collector)"
+step "Rust release build (library, collector); the checked-in header is current"
 cargo build --release --locked -p flagwire -p flagwire-collector
-if ! git diff --exit-code -- include/flagwire.h; then
-  echo "include/flagwire.h is stale: commit the header build.rs generated" >&2
-  exit 1
-fi
+scripts/gen-header.sh --check
 
 step "Rust tests (unit + integration over HTTP to the test collector)"
 cargo test --locked --workspace --features flagwire/testing
@@ -37,6 +34,8 @@ passed=$((passed + 1))
 step "C consumer compiled against include/flagwire.h, run under valgrind"
 cargo build --locked -p flagwire --features testing
 mkdir -p target/c
+# The library's SONAME carries the ABI version: the loader looks for libflagwire.so.2.
+ln -sf libflagwire.so target/debug/libflagwire.so.2
 gcc -Wall -Wextra -Werror -std=c11 -DFLAGWIRE_TEST_PANIC -Iinclude tests/c/flagwire_test.c \
   -Ltarget/debug -lflagwire -Wl,-rpath,"$ROOT/target/debug" -o target/c/flagwire_test
 COLLECTOR_OUT=$(mktemp)

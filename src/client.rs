@@ -2,6 +2,7 @@
 //! Everything here is plain Rust; `ffi` only converts arguments and delegates.
 
 use std::borrow::Cow;
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -12,9 +13,9 @@ use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
 use crate::datafile::DatafileIndex;
 use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
-use crate::event::{complete_message, experiment_viewed, PackedExposure};
+use crate::event::{complete_message, PackedExposure};
 use crate::fork;
-use crate::log::Logger;
+use crate::log::{FlagwireLogCallback, Logger};
 use crate::profile::{Lookup, ProfileClient};
 use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
@@ -47,6 +48,7 @@ pub enum ProfileField {
 }
 
 /// Arguments of the allocation-light fast path, borrowed from the caller.
+#[derive(Debug)]
 pub struct FlagDecision<'a> {
     pub user_id: &'a str,
     pub flag_key: &'a str,
@@ -54,7 +56,12 @@ pub struct FlagDecision<'a> {
     pub variation_key: Option<&'a str>,
     pub enabled: bool,
     pub decision_event_dispatched: Option<bool>,
+    /// The notification's `experimentId` / `variationId`, when the SDK gave them.
+    pub experiment_id: Option<&'a str>,
+    pub variation_id: Option<&'a str>,
     pub attributes_json: Option<&'a str>,
+    /// When the decision was made; `None` = now (read on the caller's thread).
+    pub at: Option<SystemTime>,
 }
 
 impl Client {
@@ -64,7 +71,7 @@ impl Client {
         fork::install();
         let generation = fork::generation();
         let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
-        let pipeline = Pipeline::start(Arc::clone(&config), logger)?;
+        let pipeline = Pipeline::start(Arc::clone(&config), logger.clone())?;
         logger.log(LogLevel::Info, || format!("started; endpoint {}", config.endpoint));
         Ok(Client {
             config,
@@ -76,10 +83,6 @@ impl Client {
             last_error: Mutex::new(None),
             profile,
         })
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// The pipeline of this process; in a forked child the first call builds a fresh one.
@@ -98,7 +101,7 @@ impl Client {
         if self.generation.load(Ordering::Acquire) == current {
             return;
         }
-        match Pipeline::start(Arc::clone(&self.config), self.logger) {
+        match Pipeline::start(Arc::clone(&self.config), self.logger.clone()) {
             Ok(fresh) => {
                 // The parent's pipeline is deliberately leaked (see `fork`).
                 self.pipeline.store(Arc::into_raw(fresh) as *mut Pipeline, Ordering::Release);
@@ -108,8 +111,17 @@ impl Client {
         }
     }
 
+    /// Routes this client's log lines to the host's logger (None: stderr).
+    pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
+        self.logger.set_callback(callback, user_data);
+    }
+
+    /// Records an error message for `flagwire_last_error` and for the current call's
+    /// `out_error` (ABI 2), when the caller asked for one.
     pub fn set_error(&self, message: impl Into<Cow<'static, str>>) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
+        let message = message.into();
+        crate::call_error::offer(&message);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -139,7 +151,7 @@ impl Client {
     pub fn on_decision(&self, notification_json: &str) -> Status {
         let pipeline = self.pipeline();
         match parse_notification(notification_json) {
-            Ok(decision) => self.handle(decision, None, pipeline),
+            Ok(decision) => self.handle(decision, None, None, pipeline),
             Err(DecodeError::UnknownType(t)) => {
                 bump(&pipeline.stats.decisions);
                 bump(&pipeline.stats.skipped);
@@ -169,17 +181,23 @@ impl Client {
             rule_key: args.rule_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             variation_key: args.variation_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             enabled: Some(args.enabled),
-            experiment_id: None,
-            variation_id: None,
+            experiment_id: args.experiment_id.filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            variation_id: args.variation_id.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             decision_event_dispatched: args.decision_event_dispatched,
             source: None,
         };
-        self.handle(decision, args.attributes_json, pipeline)
+        self.handle(decision, args.attributes_json, args.at, pipeline)
     }
 
     /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures: a skipped
     /// decision never pays for it.
-    fn handle<'a>(&self, mut decision: Decision<'a>, raw_attributes: Option<&'a str>, pipeline: &Pipeline) -> Status {
+    fn handle<'a>(
+        &self,
+        mut decision: Decision<'a>,
+        raw_attributes: Option<&'a str>,
+        at: Option<SystemTime>,
+        pipeline: &Pipeline,
+    ) -> Status {
         bump(&pipeline.stats.decisions);
         let datafile = self.datafile.load();
         match classify(&decision, datafile.as_deref(), &self.config) {
@@ -191,7 +209,7 @@ impl Client {
                 Status::Skipped
             }
             Classification::Exposure(ids) => {
-                let at = SystemTime::now();
+                let at = at.unwrap_or_else(SystemTime::now);
                 if let (Some(text), true) = (raw_attributes, self.config.include_attributes) {
                     match validate_attributes(text) {
                         Ok(attributes) => decision.attributes = attributes,
@@ -204,10 +222,8 @@ impl Client {
                 }
                 let decision = &decision;
                 bump(&pipeline.stats.exposures);
-                if self.logger.enabled(LogLevel::Debug) {
-                    let message = experiment_viewed(decision, &ids, &self.config, at);
-                    self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
-                }
+                // The event itself is logged (debug) by the sender when it is serialized, with
+                // the messageId that is sent.
                 let packed = PackedExposure::pack(decision, &ids, &self.config, at, pipeline.spare_buffer());
                 self.push(pipeline, Queued::exposure(packed, &self.config))
             }
@@ -299,6 +315,8 @@ impl Client {
         }
         // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
         drop(unsafe { Arc::from_raw(self.pipeline.load(Ordering::Acquire) as *const Pipeline) });
+        // A sender left in a hung request logs to stderr from now on, never into the host.
+        self.logger.set_callback(None, std::ptr::null_mut());
         status
     }
 }

@@ -22,15 +22,6 @@ pub enum UserIdField {
     AnonymousId,
 }
 
-impl UserIdField {
-    pub fn key(self) -> &'static str {
-        match self {
-            UserIdField::UserId => "userId",
-            UserIdField::AnonymousId => "anonymousId",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
@@ -42,9 +33,9 @@ pub enum LogLevel {
 }
 
 /// Segment's per-request limit for `/v1/batch` and per-message limit (segment.md §1.4, analytics-go's values).
-pub const MAX_BATCH_BYTES: usize = 500_000;
-pub const MAX_MESSAGE_BYTES: usize = 32_000;
-pub const MAX_BATCH_SIZE: usize = 2_500;
+pub(crate) const MAX_BATCH_BYTES: usize = 500_000;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 32_000;
+pub(crate) const MAX_BATCH_SIZE: usize = 2_500;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -30,4 +30,7 @@ pub enum FlagwireStatus {
     NotFound = 11,
     /// Profile API: error or timeout, and nothing cached.
     Unavailable = 12,
+    /// A binary argument is malformed (a decision record whose lengths do not add up, an unknown
+    /// record format); the message says which record and why. ABI 2.
+    InvalidArgument = 13,
 }

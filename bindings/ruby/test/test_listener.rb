@@ -38,7 +38,7 @@ class TestListener < FlagwireTest::Case
                    "enabled" => true, "optimizelyUserId" => uid("u1"), "userAttributes" => { "plan" => "pro" },
                    "experiment_id" => "2001", "experiment_name" => "checkout_ab",
                    "variation_id" => "5002", "variation_name" => "treatment" }, event["properties"])
-    assert_equal({ "name" => "flagwire", "version" => "0.1.0" }, event.dig("context", "library"))
+    assert_equal({ "name" => "flagwire", "version" => "0.2.0" }, event.dig("context", "library"))
     assert_match(/\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\z/, event["timestamp"])
     refute_empty event["messageId"]
   end

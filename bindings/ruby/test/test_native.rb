@@ -13,7 +13,7 @@ class TestNative < FlagwireTest::Case
   end
 
   def test_versions
-    assert_equal "0.1.0", Flagwire.version
+    assert_equal "0.2.0", Flagwire.version
     assert_equal Flagwire::ABI_VERSION, Flagwire.abi_version
     assert File.file?(Flagwire.library_path)
   end
