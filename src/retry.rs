@@ -31,6 +31,7 @@ pub fn judge(outcome: &AttemptOutcome, now: SystemTime) -> Verdict {
     match outcome {
         AttemptOutcome::Delivered => Verdict::Delivered,
         AttemptOutcome::Transport { .. } => Verdict::Retry { server_wait: None },
+        AttemptOutcome::BadRedirect { .. } => Verdict::GiveUp,
         AttemptOutcome::Status { code, retry_after } => {
             if is_retryable_status(*code) {
                 Verdict::Retry { server_wait: retry_after.as_deref().and_then(|v| parse_retry_after(v, now)) }
