@@ -72,6 +72,11 @@ pub struct CollectorOptions {
     pub write_keys: Vec<String>,
     /// Print one human-readable line per accepted message to stdout (never blocks requests).
     pub print: bool,
+    /// Every Segment `/v1/*` request is answered only after this many milliseconds (plus
+    /// jitter), standing in for the internet; see [`Collector::set_latency`].
+    pub latency_ms: u64,
+    /// Upper bound of a uniform random extra delay in `[0, jitter_ms]`, drawn per request.
+    pub jitter_ms: u64,
 }
 
 /// One request to `/v1/*` as the collector saw it, including refused and scripted ones.
@@ -273,6 +278,10 @@ impl Collector {
         };
         let shared = Arc::new(Shared {
             write_keys: opts.write_keys,
+            latency: Mutex::new(Latency {
+                fixed: Duration::from_millis(opts.latency_ms),
+                jitter: Duration::from_millis(opts.jitter_ms),
+            }),
             data: Mutex::new(Data::default()),
             data_cv: Condvar::new(),
             script: Mutex::new(VecDeque::new()),
@@ -338,7 +347,8 @@ impl Collector {
     }
 
     /// Clears messages, requests and the script, and the profile requests and the profile
-    /// script. The profile fixture is kept (replace it with [`Collector::set_profiles`]).
+    /// script. The profile fixture and the latency are kept (replace them with [`Collector::set_profiles`] and
+    /// [`Collector::set_latency`]).
     pub fn reset(&self) {
         self.shared.reset();
     }
@@ -385,6 +395,24 @@ impl Collector {
     /// (dropped and hung ones when they arrive).
     pub fn profile_requests(&self) -> Vec<ProfileRequest> {
         lock(&self.shared.profile_requests).clone()
+    }
+
+    /// Every Segment `/v1/*` request (not `/_test/*`, not the Profile API) is answered only after
+    /// `latency` plus a uniform random `[0, jitter]` drawn per request, counted from when its
+    /// body was read; requests on different connections wait in parallel. The delay comes before
+    /// any scripted `delay_ms` and is cut short when the collector stops (the connection is then
+    /// closed without an answer). Kept by [`Collector::reset`].
+    pub fn set_latency(&self, latency: Duration, jitter: Duration) {
+        *lock(&self.shared.latency) = Latency {
+            fixed: latency,
+            jitter,
+        };
+    }
+
+    /// `(latency, jitter)` as set by [`CollectorOptions`] or [`Collector::set_latency`].
+    pub fn latency(&self) -> (Duration, Duration) {
+        let l = *lock(&self.shared.latency);
+        (l.fixed, l.jitter)
     }
 
     /// Waits (bounded by `timeout`) until at least `n` messages were accepted.
@@ -448,8 +476,29 @@ struct Data {
     requests: Vec<RequestRecord>,
 }
 
+/// Simulated network delay of Segment requests.
+#[derive(Clone, Copy)]
+struct Latency {
+    fixed: Duration,
+    jitter: Duration,
+}
+
+impl Latency {
+    /// `fixed` plus a uniform draw from `[0, jitter]` (microsecond steps).
+    fn draw(self) -> Duration {
+        let jitter_us = self.jitter.as_micros().min(u64::MAX as u128) as u64;
+        let extra = if jitter_us == 0 {
+            0
+        } else {
+            fastrand::u64(0..=jitter_us)
+        };
+        self.fixed + Duration::from_micros(extra)
+    }
+}
+
 struct Shared {
     write_keys: Vec<String>,
+    latency: Mutex<Latency>,
     data: Mutex<Data>,
     data_cv: Condvar,
     script: Mutex<VecDeque<Step>>,
@@ -545,10 +594,15 @@ impl Shared {
 
     /// Sleeps up to `ms`, waking early when the collector stops.
     fn sleep(&self, ms: u64) {
-        if ms == 0 {
+        self.sleep_for(Duration::from_millis(ms));
+    }
+
+    /// Sleeps up to `d`, waking early when the collector stops.
+    fn sleep_for(&self, d: Duration) {
+        if d.is_zero() {
             return;
         }
-        let deadline = Instant::now() + Duration::from_millis(ms);
+        let deadline = Instant::now() + d;
         let mut g = lock(&self.stop_lock);
         loop {
             let now = Instant::now();
@@ -1476,6 +1530,18 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
         received_at_ms: now_ms(),
         user_agent: header("user-agent"),
     };
+    // The script is consumed in arrival order, before the simulated network delay.
+    let step = if req.method == "POST" {
+        lock(&shared.script).pop_front()
+    } else {
+        None
+    };
+    let delay = lock(&shared.latency).draw();
+    shared.sleep_for(delay);
+    if shared.stopped() {
+        shared.commit(rec, Vec::new());
+        return Outcome::Drop;
+    }
     if req.method != "POST" {
         rec.status = 405;
         shared.commit(rec, Vec::new());
@@ -1483,7 +1549,6 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
         resp.headers.push(("Allow", "POST".into()));
         return Outcome::Respond(resp);
     }
-    let step = lock(&shared.script).pop_front();
 
     // Decode, parse and authenticate (best effort; needed for the record in every case).
     let ep = endpoint(&req.path);
@@ -1644,6 +1709,37 @@ fn parse_steps(body: &[u8]) -> Result<Vec<Step>, Resp> {
         .map_err(|e| Resp::json(400, &json!({"ok": false, "error": e})))
 }
 
+/// Largest `latency_ms` / `jitter_ms` accepted over HTTP (10 minutes).
+pub const MAX_LATENCY_MS: u64 = 600_000;
+
+/// `{"latency_ms":N,"jitter_ms":M}` (a missing key is 0; unknown keys are refused).
+fn parse_latency(body: &[u8]) -> Result<Latency, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        #[serde(default)]
+        latency_ms: u64,
+        #[serde(default)]
+        jitter_ms: u64,
+    }
+    let d: Doc = serde_json::from_slice(body).map_err(|e| format!("invalid latency: {e}"))?;
+    if d.latency_ms > MAX_LATENCY_MS || d.jitter_ms > MAX_LATENCY_MS {
+        return Err(format!("latency_ms and jitter_ms must be at most {MAX_LATENCY_MS}"));
+    }
+    Ok(Latency {
+        fixed: Duration::from_millis(d.latency_ms),
+        jitter: Duration::from_millis(d.jitter_ms),
+    })
+}
+
+fn latency_json(shared: &Shared) -> Resp {
+    let l = *lock(&shared.latency);
+    Resp::json(
+        200,
+        &json!({"latency_ms": l.fixed.as_millis() as u64, "jitter_ms": l.jitter.as_millis() as u64}),
+    )
+}
+
 fn control(shared: &Shared, req: &HttpRequest) -> Resp {
     let route = req.path.trim_end_matches('/');
     match route {
@@ -1732,6 +1828,14 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
                 Err(e) => Resp::json(400, &json!({"ok": false, "error": e})),
             }
         }
+        "/_test/latency" if req.method == "GET" => latency_json(shared),
+        "/_test/latency" => match parse_latency(&req.body) {
+            Ok(l) => {
+                *lock(&shared.latency) = l;
+                latency_json(shared)
+            }
+            Err(e) => Resp::json(400, &json!({"ok": false, "error": e})),
+        },
         "/_test/wait" => {
             let count = match req.query_param("count").map(str::parse::<usize>) {
                 None => 1,

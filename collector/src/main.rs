@@ -1,4 +1,5 @@
-//! `flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--quiet]`
+//! `flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--latency-ms N]
+//! [--jitter-ms N] [--quiet]`
 //!
 //! Prints the base URL (`http://127.0.0.1:PORT`) as the first stdout line, then one line per
 //! accepted message unless `--quiet`, and runs until killed.
@@ -6,10 +7,10 @@
 use std::io::Write;
 use std::process::exit;
 
-use flagwire_collector::{Collector, CollectorOptions};
+use flagwire_collector::{Collector, CollectorOptions, MAX_LATENCY_MS};
 
-const USAGE: &str =
-    "usage: flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--quiet]
+const USAGE: &str = "usage: flagwire-collector [--port N] [--write-key K]... [--profiles FILE]
+                          [--latency-ms N] [--jitter-ms N] [--quiet]
 
 Segment-compatible test collector on 127.0.0.1. Prints its base URL as the first stdout line,
 then one line per accepted message (unless --quiet). Runs until killed.
@@ -18,12 +19,23 @@ then one line per accepted message (unless --quiet). Runs until killed.
   --write-key K    accepted write key (repeatable; default: any non-empty key)
   --profiles FILE  Profile API fixture (JSON) served under /v1/spaces/ from the start
                    (also settable at run time with POST /_test/profiles)
+  --latency-ms N   answer each Segment /v1/* request only after N ms, standing in for the
+                   internet (default 0; also POST /_test/latency {\"latency_ms\":N,\"jitter_ms\":M})
+  --jitter-ms N    plus a uniform random 0..=N ms drawn per request (default 0)
   --quiet, -q      do not print accepted messages
   --help, -h       this text";
 
 fn fail(msg: &str) -> ! {
     eprintln!("flagwire-collector: {msg}\n\n{USAGE}");
     exit(2)
+}
+
+/// A delay flag's value: an integer in 0..=MAX_LATENCY_MS.
+fn millis(name: &str, v: &str) -> u64 {
+    v.parse::<u64>()
+        .ok()
+        .filter(|&ms| ms <= MAX_LATENCY_MS)
+        .unwrap_or_else(|| fail(&format!("{name} must be an integer 0..={MAX_LATENCY_MS}, got {v:?}")))
 }
 
 fn main() {
@@ -58,6 +70,8 @@ fn main() {
                     .unwrap_or_else(|e| fail(&format!("cannot read {path}: {e}")));
                 profiles = Some((path, text));
             }
+            "--latency-ms" => opts.latency_ms = millis(&name, &value("milliseconds")),
+            "--jitter-ms" => opts.jitter_ms = millis(&name, &value("milliseconds")),
             "--quiet" | "-q" => opts.print = false,
             "--help" | "-h" => {
                 println!("{USAGE}");
