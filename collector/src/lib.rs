@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -282,6 +282,8 @@ impl Collector {
                 fixed: Duration::from_millis(opts.latency_ms),
                 jitter: Duration::from_millis(opts.jitter_ms),
             }),
+            in_flight: AtomicUsize::new(0),
+            max_concurrent: AtomicUsize::new(0),
             data: Mutex::new(Data::default()),
             data_cv: Condvar::new(),
             script: Mutex::new(VecDeque::new()),
@@ -347,7 +349,8 @@ impl Collector {
     }
 
     /// Clears messages, requests and the script, and the profile requests and the profile
-    /// script. The profile fixture and the latency are kept (replace them with [`Collector::set_profiles`] and
+    /// script; `max_concurrent` restarts from the requests in flight. The profile fixture and
+    /// the latency are kept (replace them with [`Collector::set_profiles`] and
     /// [`Collector::set_latency`]).
     pub fn reset(&self) {
         self.shared.reset();
@@ -395,6 +398,17 @@ impl Collector {
     /// (dropped and hung ones when they arrive).
     pub fn profile_requests(&self) -> Vec<ProfileRequest> {
         lock(&self.shared.profile_requests).clone()
+    }
+
+    /// Segment `/v1/*` requests being handled right now (from arrival until the answer is
+    /// written; a hung request until the collector stops).
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most Segment `/v1/*` requests handled at once since start or [`Collector::reset`].
+    pub fn max_concurrent(&self) -> usize {
+        self.shared.max_concurrent.load(Ordering::SeqCst)
     }
 
     /// Every Segment `/v1/*` request (not `/_test/*`, not the Profile API) is answered only after
@@ -499,6 +513,9 @@ impl Latency {
 struct Shared {
     write_keys: Vec<String>,
     latency: Mutex<Latency>,
+    /// Segment requests being handled now, and the most at once since start or reset.
+    in_flight: AtomicUsize,
+    max_concurrent: AtomicUsize,
     data: Mutex<Data>,
     data_cv: Condvar,
     script: Mutex<VecDeque<Step>>,
@@ -538,6 +555,9 @@ impl Shared {
         lock(&self.script).clear();
         lock(&self.profile_script).clear();
         lock(&self.profile_requests).clear();
+        // Requests still being handled stay counted.
+        self.max_concurrent
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     fn commit_profile(&self, rec: ProfileRequest) {
@@ -793,6 +813,23 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// One Segment request being handled: raises `in_flight` (and `max_concurrent`) while alive.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_concurrent.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Removes a connection from the registry when its thread ends.
 struct ConnGuard<'a> {
     shared: &'a Shared,
@@ -843,6 +880,9 @@ fn serve_connection(shared: Arc<Shared>, stream: TcpStream) {
         };
         let keep_alive = req.keep_alive;
         let http10 = req.http10;
+        // Counts a Segment request from its arrival until its answer is written (or its hang
+        // ends).
+        let _in_flight = (route(&req.path) == Route::Segment).then(|| InFlight::enter(&shared));
         match handle(&shared, req) {
             Outcome::Respond(mut resp) => {
                 if !keep_alive || shared.stopped() {
@@ -1189,15 +1229,34 @@ enum Outcome {
     Hang,
 }
 
-fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
-    if req.path == "/_test" || req.path.starts_with("/_test/") {
-        Outcome::Respond(control(shared, &req))
-    } else if req.path == "/v1/spaces" || req.path.starts_with("/v1/spaces/") {
-        profile::handle(shared, req)
-    } else if req.path == "/v1" || req.path.starts_with("/v1/") {
-        segment(shared, req)
+/// Which part of the collector answers a path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Control,
+    Profile,
+    Segment,
+    NotFound,
+}
+
+fn route(path: &str) -> Route {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/_test") {
+        Route::Control
+    } else if under("/v1/spaces") {
+        Route::Profile
+    } else if under("/v1") {
+        Route::Segment
     } else {
-        Outcome::Respond(Resp::error(404, "not found"))
+        Route::NotFound
+    }
+}
+
+fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
+    match route(&req.path) {
+        Route::Control => Outcome::Respond(control(shared, &req)),
+        Route::Profile => profile::handle(shared, req),
+        Route::Segment => segment(shared, req),
+        Route::NotFound => Outcome::Respond(Resp::error(404, "not found")),
     }
 }
 
@@ -1771,7 +1830,12 @@ fn control(shared: &Shared, req: &HttpRequest) -> Resp {
             let d = shared.data();
             Resp::json(
                 200,
-                &json!({"count": d.messages.len(), "requests": d.requests.len()}),
+                &json!({
+                    "count": d.messages.len(),
+                    "requests": d.requests.len(),
+                    "in_flight": shared.in_flight.load(Ordering::SeqCst),
+                    "max_concurrent": shared.max_concurrent.load(Ordering::SeqCst),
+                }),
             )
         }
         "/_test/reset" => {

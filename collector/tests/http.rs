@@ -853,7 +853,7 @@ fn control_routes() {
     );
     assert_eq!(
         get(&c, "/_test/count").json(),
-        json!({"count": 2, "requests": 1})
+        json!({"count": 2, "requests": 1, "in_flight": 0, "max_concurrent": 1})
     );
     let reqs = get(&c, "/_test/requests").json();
     let list = reqs["requests"].as_array().unwrap();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -104,8 +105,9 @@ fn stop_cuts_the_latency_short() {
     });
     // Wait (bounded) until the request is inside the collector.
     let t = Instant::now();
-    thread::sleep(Duration::from_millis(300));
-    let _ = t;
+    while c.in_flight() == 0 && t.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(5));
+    }
     c.stop();
     let (failed, took) = client.join().unwrap();
     assert!(failed, "a stopped collector answers nothing");
@@ -129,4 +131,48 @@ fn binary_flags_set_the_latency() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--latency-ms must be an integer"));
+}
+
+#[test]
+fn parallel_requests_overlap() {
+    let c = Arc::new(start(400, 0));
+    let barrier = Arc::new(Barrier::new(2));
+    let workers: Vec<_> = (0..2)
+        .map(|i| {
+            let (c, b) = (c.clone(), barrier.clone());
+            thread::spawn(move || {
+                let a = agent();
+                b.wait();
+                ureq_post(&a, &c.url(), "/v1/batch", &batch(&[&format!("p{i}")])).status
+            })
+        })
+        .collect();
+    for w in workers {
+        assert_eq!(w.join().unwrap(), 200);
+    }
+    assert_eq!(c.max_concurrent(), 2, "two connections each held 400 ms must overlap");
+    assert_eq!(c.in_flight(), 0);
+    assert_eq!(c.message_count(), 2);
+}
+
+#[test]
+fn gauge_is_in_count_route_and_reset_restarts_it() {
+    let c = start(0, 0);
+    let a = agent();
+    assert_eq!(ureq_get(&a, &c.url(), "/_test/count").json(), json!({"count": 0, "requests": 0, "in_flight": 0, "max_concurrent": 0}));
+    c.script(vec![flagwire_collector::Step::Hang]);
+    let url = c.url();
+    let hung = thread::spawn(move || agent().post(format!("{url}/v1/batch")).send(&batch(&["h"])[..]).is_err());
+    let t = Instant::now();
+    while c.in_flight() == 0 && t.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.in_flight(), 1, "a hung request is in flight");
+    assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", &batch(&["x"])).status, 200);
+    let count = ureq_get(&a, &c.url(), "/_test/count").json();
+    assert_eq!((count["in_flight"].clone(), count["max_concurrent"].clone()), (json!(1), json!(2)));
+    c.reset();
+    assert_eq!((c.in_flight(), c.max_concurrent()), (1, 1), "reset restarts from the requests still in flight");
+    c.stop();
+    assert!(hung.join().unwrap());
 }
