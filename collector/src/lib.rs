@@ -120,6 +120,8 @@ pub enum Step {
         retry_after: Option<String>,
         delay_ms: u64,
     },
+    /// Answer `code` (3xx) with a `Location: location` header; nothing is accepted.
+    Redirect { code: u16, location: String },
     /// Read the request, then close the connection without any response.
     Drop,
     /// Never answer; hold the connection open until the collector stops.
@@ -137,7 +139,8 @@ impl Step {
     }
 
     /// JSON form: `{"status":503}`, `{"status":429,"retry_after":"1"}`,
-    /// `{"status":200,"delay_ms":500}`, `{"drop":true}`, `{"hang":true}`.
+    /// `{"status":200,"delay_ms":500}`, `{"redirect":307,"location":"http://..."}`,
+    /// `{"drop":true}`, `{"hang":true}`.
     pub fn to_json(&self) -> Value {
         match self {
             Step::Status {
@@ -155,6 +158,7 @@ impl Step {
                 }
                 Value::Object(m)
             }
+            Step::Redirect { code, location } => json!({"redirect": code, "location": location}),
             Step::Drop => json!({"drop": true}),
             Step::Hang => json!({"hang": true}),
         }
@@ -171,6 +175,22 @@ impl Step {
         if o.get("hang").and_then(Value::as_bool) == Some(true) {
             return Ok(Step::Hang);
         }
+        if let Some(r) = o.get("redirect") {
+            let code = r
+                .as_u64()
+                .filter(|c| (300..=399).contains(c))
+                .ok_or_else(|| format!("step redirect must be an integer 300..=399: {v}"))?
+                as u16;
+            let location = o
+                .get("location")
+                .and_then(Value::as_str)
+                .filter(|l| !l.is_empty())
+                .ok_or_else(|| format!("step redirect needs a non-empty \"location\": {v}"))?;
+            return Ok(Step::Redirect {
+                code,
+                location: location.to_owned(),
+            });
+        }
         let code = match o.get("status") {
             Some(s) => s
                 .as_u64()
@@ -179,7 +199,7 @@ impl Step {
                 as u16,
             None => {
                 return Err(format!(
-                    "step needs \"status\", \"drop\":true or \"hang\":true: {v}"
+                    "step needs \"status\", \"redirect\", \"drop\":true or \"hang\":true: {v}"
                 ))
             }
         };
@@ -1164,7 +1184,10 @@ fn reason_phrase(code: u16) -> &'static str {
         204 => "No Content",
         301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -1641,6 +1664,13 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
         Some(Step::Hang) => {
             shared.commit(rec, Vec::new());
             return Outcome::Hang;
+        }
+        Some(Step::Redirect { code, location }) => {
+            rec.status = code;
+            shared.commit(rec, Vec::new());
+            let mut resp = Resp::error(code, &format!("scripted redirect to {location}"));
+            resp.headers.push(("Location", location));
+            return Outcome::Respond(resp);
         }
         Some(Step::Status {
             code,

@@ -547,6 +547,17 @@ pub(crate) fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
             shared.commit_profile(rec);
             return Outcome::Hang;
         }
+        Some(Step::Redirect { code, location }) => {
+            rec.status = code;
+            shared.commit_profile(rec);
+            let mut resp = error_resp(
+                code,
+                "redirect",
+                &format!("scripted redirect to {location}"),
+            );
+            resp.headers.push(("Location", location));
+            return Outcome::Respond(with_request_id(shared, resp));
+        }
         Some(Step::Status {
             code,
             retry_after,

@@ -176,3 +176,45 @@ fn gauge_is_in_count_route_and_reset_restarts_it() {
     c.stop();
     assert!(hung.join().unwrap());
 }
+
+#[test]
+fn scripted_redirect_is_answered_with_location_and_accepts_nothing() {
+    let c = start(0, 0);
+    let a = common::agent_no_redirects();
+    let target = format!("{}/v1/batch", c.url());
+    // Scripted over HTTP as the other languages' tests do.
+    let steps = json!({"steps": [{"redirect": 307, "location": target}, {"redirect": 308, "location": "/v1/import"}]});
+    let r = ureq_post(&a, &c.url(), "/_test/script", steps.to_string().as_bytes());
+    assert_eq!(r.json(), json!({"ok": true, "pending": 2}));
+    assert_eq!(ureq_get(&a, &c.url(), "/_test/script").json(), steps);
+
+    let r = ureq_post(&a, &c.url(), "/v1/batch", &batch(&["r1"]));
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("location"), Some(target.as_str()));
+    let r = ureq_post(&a, &c.url(), "/v1/batch", &batch(&["r2"]));
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some("/v1/import"));
+    assert_eq!(c.message_count(), 0, "a redirect accepts nothing");
+    // The client repeats the request at the Location: accepted there.
+    assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", &batch(&["r1"])).status, 200);
+    assert_eq!(c.message_count(), 1);
+
+    let reqs = ureq_get(&a, &c.url(), "/_test/requests").json();
+    let statuses: Vec<u64> = reqs["requests"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![307, 308, 200]);
+    assert_eq!(reqs["requests"][0]["message_ids"], json!(["m-r1"]));
+
+    let bad = ureq_post(&a, &c.url(), "/_test/script", br#"{"steps":[{"redirect":307}]}"#);
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"].as_str().unwrap().contains("location"));
+}
+
+#[test]
+fn redirect_step_in_the_profile_script() {
+    let c = start(0, 0);
+    c.script_profiles(vec![flagwire_collector::Step::Redirect { code: 307, location: "/elsewhere".into() }]);
+    let r = ureq_get(&common::agent_no_redirects(), &c.url(), "/v1/spaces/s/collections/users/profiles/user_id:u/traits");
+    assert_eq!(r.status, 307);
+    assert_eq!(r.header("location"), Some("/elsewhere"));
+    assert_eq!(c.profile_requests()[0].status, 307);
+}
