@@ -53,6 +53,7 @@ const PRINT_QUEUE: usize = 8192;
 const MESSAGE_TYPES: [&str; 6] = ["track", "identify", "page", "screen", "group", "alias"];
 
 mod profile;
+mod strict_json;
 use profile::Fixture;
 pub use profile::{
     ProfileRequest, DEFAULT_CREATED_AT, DEFAULT_SOURCE_ID, EXTERNAL_IDS_LIMIT, FIRST_MESSAGE_ID,
@@ -77,6 +78,11 @@ pub struct CollectorOptions {
     pub latency_ms: u64,
     /// Upper bound of a uniform random extra delay in `[0, jitter_ms]`, drawn per request.
     pub jitter_ms: u64,
+    /// Accept messages that strict Segment-compatible receivers refuse with 400: numbers outside
+    /// the f64 range, lone UTF-16 surrogate escapes, duplicate object keys (default: refuse the
+    /// whole request, naming the problem). Single-message paths (`/v1/track`, ...) build a
+    /// serde_json `Value`, which cannot hold the first two, so those stay refused there.
+    pub lenient_json: bool,
 }
 
 /// One request to `/v1/*` as the collector saw it, including refused and scripted ones.
@@ -298,6 +304,7 @@ impl Collector {
         };
         let shared = Arc::new(Shared {
             write_keys: opts.write_keys,
+            lenient_json: opts.lenient_json,
             latency: Mutex::new(Latency {
                 fixed: Duration::from_millis(opts.latency_ms),
                 jitter: Duration::from_millis(opts.jitter_ms),
@@ -532,6 +539,8 @@ impl Latency {
 
 struct Shared {
     write_keys: Vec<String>,
+    /// See [`CollectorOptions::lenient_json`].
+    lenient_json: bool,
     latency: Mutex<Latency>,
     /// Segment requests being handled now, and the most at once since start or reset.
     in_flight: AtomicUsize,
@@ -1518,7 +1527,8 @@ enum Parsed<'a> {
         /// Err when `batch` is missing or not an array.
         items: Result<Items<'a>, String>,
     },
-    Single(Value, View),
+    /// The message, its checked fields and its text.
+    Single(Value, View, &'a [u8]),
 }
 
 impl<'a> Parsed<'a> {
@@ -1560,13 +1570,13 @@ impl<'a> Parsed<'a> {
                 })
             }
             Endpoint::Single(_) => {
-                let doc: Value =
-                    serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+                let doc: Value = serde_json::from_slice(body)
+                    .map_err(|e| format!("invalid JSON: {}", strict_json::describe(&e)))?;
                 if !doc.is_object() {
                     return Err("body is not a JSON object".into());
                 }
                 let view = View::of(&doc);
-                Ok(Parsed::Single(doc, view))
+                Ok(Parsed::Single(doc, view, body))
             }
         }
     }
@@ -1574,7 +1584,7 @@ impl<'a> Parsed<'a> {
     fn write_key(&self) -> Option<&str> {
         match self {
             Parsed::Batch { write_key, .. } => write_key.as_deref(),
-            Parsed::Single(_, v) => v.write_key.as_ref().and_then(Value::as_str),
+            Parsed::Single(_, v, _) => v.write_key.as_ref().and_then(Value::as_str),
         }
     }
 
@@ -1589,7 +1599,7 @@ impl<'a> Parsed<'a> {
                         .collect();
                 }
             }
-            Parsed::Single(_, v) => {
+            Parsed::Single(_, v, _) => {
                 rec.sent_at = as_string(&v.sent_at);
                 rec.message_ids = as_string(&v.message_id).into_iter().collect();
             }
@@ -1696,7 +1706,7 @@ fn segment(shared: &Shared, req: HttpRequest) -> Outcome {
         }
     }
 
-    let (status, resp, accepted) = match process(ep, parsed, &rec) {
+    let (status, resp, accepted) = match process(ep, parsed, &rec, !shared.lenient_json) {
         Ok(accepted) => (success_code, Resp::success(success_code), accepted),
         Err((status, reason)) => (status, Resp::error(status, &reason), Vec::new()),
     };
@@ -1711,7 +1721,17 @@ fn process(
     ep: Option<Endpoint>,
     parsed: Result<Parsed<'_>, String>,
     rec: &RequestRecord,
+    strict: bool,
 ) -> Result<Vec<Arc<str>>, (u16, String)> {
+    let strict_check = |i: usize, text: &[u8]| match strict {
+        true => strict_json::check(text).map_err(|e| {
+            (
+                400,
+                format!("message {i}: {e} (strict JSON: Segment-compatible receivers refuse it)"),
+            )
+        }),
+        false => Ok(()),
+    };
     let ep = ep.ok_or_else(|| (404, format!("unknown endpoint {}", rec.path)))?;
     let parsed = parsed.map_err(|e| (400, e))?;
     if !rec.authorization_ok {
@@ -1731,6 +1751,7 @@ fn process(
             for (i, (raw, view)) in items.iter().enumerate() {
                 let view = view.as_ref().map_err(|e| (400, e.clone()))?;
                 validate(i, view, None).map_err(|e| (400, e))?;
+                strict_check(i, raw.get().as_bytes())?;
                 if let Some(n) = compact_len_over_limit(raw.get()).map_err(|e| (400, e))? {
                     return Err((
                         400,
@@ -1747,11 +1768,12 @@ fn process(
                 .map(|(raw, _)| Arc::<str>::from(raw.get()))
                 .collect())
         }
-        Parsed::Single(mut doc, view) => {
+        Parsed::Single(mut doc, view, text) => {
             let Endpoint::Single(ty) = ep else {
                 unreachable!("single body on a batch endpoint")
             };
             validate(0, &view, Some(ty)).map_err(|e| (400, e))?;
+            strict_check(0, text)?;
             let size = serde_json::to_string(&doc).map(|s| s.len()).unwrap_or(0);
             if size > MAX_MESSAGE_BYTES {
                 return Err((

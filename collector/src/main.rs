@@ -1,5 +1,5 @@
 //! `flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--latency-ms N]
-//! [--jitter-ms N] [--quiet]`
+//! [--jitter-ms N] [--lenient-json] [--quiet]`
 //!
 //! Prints the base URL (`http://127.0.0.1:PORT`) as the first stdout line, then one line per
 //! accepted message unless `--quiet`, and runs until killed.
@@ -10,7 +10,7 @@ use std::process::exit;
 use flagwire_collector::{Collector, CollectorOptions, MAX_LATENCY_MS};
 
 const USAGE: &str = "usage: flagwire-collector [--port N] [--write-key K]... [--profiles FILE]
-                          [--latency-ms N] [--jitter-ms N] [--quiet]
+                          [--latency-ms N] [--jitter-ms N] [--lenient-json] [--quiet]
 
 Segment-compatible test collector on 127.0.0.1. Prints its base URL as the first stdout line,
 then one line per accepted message (unless --quiet). Runs until killed.
@@ -22,6 +22,8 @@ then one line per accepted message (unless --quiet). Runs until killed.
   --latency-ms N   answer each Segment /v1/* request only after N ms, standing in for the
                    internet (default 0; also POST /_test/latency {\"latency_ms\":N,\"jitter_ms\":M})
   --jitter-ms N    plus a uniform random 0..=N ms drawn per request (default 0)
+  --lenient-json   accept numbers outside the f64 range, lone surrogate escapes and duplicate
+                   keys (default: answer 400 as strict Segment-compatible receivers do)
   --quiet, -q      do not print accepted messages
   --help, -h       this text";
 
@@ -72,6 +74,7 @@ fn main() {
             }
             "--latency-ms" => opts.latency_ms = millis(&name, &value("milliseconds")),
             "--jitter-ms" => opts.jitter_ms = millis(&name, &value("milliseconds")),
+            "--lenient-json" => opts.lenient_json = true,
             "--quiet" | "-q" => opts.print = false,
             "--help" | "-h" => {
                 println!("{USAGE}");
