@@ -37,7 +37,11 @@ fn millis(name: &str, v: &str) -> u64 {
     v.parse::<u64>()
         .ok()
         .filter(|&ms| ms <= MAX_LATENCY_MS)
-        .unwrap_or_else(|| fail(&format!("{name} must be an integer 0..={MAX_LATENCY_MS}, got {v:?}")))
+        .unwrap_or_else(|| {
+            fail(&format!(
+                "{name} must be an integer 0..={MAX_LATENCY_MS}, got {v:?}"
+            ))
+        })
 }
 
 fn main() {

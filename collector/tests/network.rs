@@ -20,7 +20,12 @@ fn batch(users: &[&str]) -> Vec<u8> {
 }
 
 fn start(latency_ms: u64, jitter_ms: u64) -> Collector {
-    Collector::start(CollectorOptions { latency_ms, jitter_ms, ..Default::default() }).unwrap()
+    Collector::start(CollectorOptions {
+        latency_ms,
+        jitter_ms,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 #[test]
@@ -32,7 +37,11 @@ fn every_segment_request_waits_at_least_the_latency() {
         let t = Instant::now();
         let r = ureq_post(&a, &c.url(), "/v1/batch", &batch(&[&format!("u{i}")]));
         assert_eq!(r.status, 200);
-        assert!(t.elapsed() >= Duration::from_millis(120), "answered after {:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(120),
+            "answered after {:?}",
+            t.elapsed()
+        );
     }
     // A refused request waits too (the network does not know the answer).
     let t = Instant::now();
@@ -49,12 +58,21 @@ fn jitter_is_drawn_per_request_within_its_bounds() {
     let mut took = Vec::new();
     for i in 0..8 {
         let t = Instant::now();
-        assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", &batch(&[&format!("u{i}")])).status, 200);
+        assert_eq!(
+            ureq_post(&a, &c.url(), "/v1/batch", &batch(&[&format!("u{i}")])).status,
+            200
+        );
         took.push(t.elapsed());
     }
-    assert!(took.iter().all(|d| *d >= Duration::from_millis(40)), "{took:?}");
+    assert!(
+        took.iter().all(|d| *d >= Duration::from_millis(40)),
+        "{took:?}"
+    );
     // Eight draws from [40, 160] ms are not all equal to the floor (probability ~0).
-    assert!(took.iter().any(|d| *d >= Duration::from_millis(45)), "{took:?}");
+    assert!(
+        took.iter().any(|d| *d >= Duration::from_millis(45)),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -63,30 +81,62 @@ fn control_and_profile_routes_are_not_delayed() {
     let a = agent();
     let t = Instant::now();
     assert_eq!(ureq_get(&a, &c.url(), "/_test/count").status, 200);
-    let r = a.get(format!("{}/v1/spaces/s/collections/users/profiles/user_id:x/traits", c.url())).call().unwrap();
+    let r = a
+        .get(format!(
+            "{}/v1/spaces/s/collections/users/profiles/user_id:x/traits",
+            c.url()
+        ))
+        .call()
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    assert!(t.elapsed() < Duration::from_millis(4_000), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(4_000),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
 fn latency_control_route_reads_and_sets() {
     let c = start(0, 0);
     let a = agent();
-    assert_eq!(ureq_get(&a, &c.url(), "/_test/latency").json(), json!({"latency_ms": 0, "jitter_ms": 0}));
-    let r = ureq_post(&a, &c.url(), "/_test/latency", br#"{"latency_ms":150,"jitter_ms":20}"#);
+    assert_eq!(
+        ureq_get(&a, &c.url(), "/_test/latency").json(),
+        json!({"latency_ms": 0, "jitter_ms": 0})
+    );
+    let r = ureq_post(
+        &a,
+        &c.url(),
+        "/_test/latency",
+        br#"{"latency_ms":150,"jitter_ms":20}"#,
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json(), json!({"latency_ms": 150, "jitter_ms": 20}));
-    assert_eq!(c.latency(), (Duration::from_millis(150), Duration::from_millis(20)));
+    assert_eq!(
+        c.latency(),
+        (Duration::from_millis(150), Duration::from_millis(20))
+    );
     let t = Instant::now();
-    assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", &batch(&["u"])).status, 200);
+    assert_eq!(
+        ureq_post(&a, &c.url(), "/v1/batch", &batch(&["u"])).status,
+        200
+    );
     assert!(t.elapsed() >= Duration::from_millis(150));
     // Refused: unknown key, negative, too large, not JSON. The setting is unchanged.
-    for bad in [&br#"{"latency":5}"#[..], br#"{"latency_ms":-1}"#, br#"{"latency_ms":600001}"#, b"x"] {
+    for bad in [
+        &br#"{"latency":5}"#[..],
+        br#"{"latency_ms":-1}"#,
+        br#"{"latency_ms":600001}"#,
+        b"x",
+    ] {
         let r = ureq_post(&a, &c.url(), "/_test/latency", bad);
         assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
         assert_eq!(r.json()["ok"], json!(false));
     }
-    assert_eq!(ureq_get(&a, &c.url(), "/_test/latency").json(), json!({"latency_ms": 150, "jitter_ms": 20}));
+    assert_eq!(
+        ureq_get(&a, &c.url(), "/_test/latency").json(),
+        json!({"latency_ms": 150, "jitter_ms": 20})
+    );
     // reset() keeps the latency (it is configuration, like the profile fixture).
     ureq_post(&a, &c.url(), "/_test/reset", b"");
     assert_eq!(c.latency().0, Duration::from_millis(150));
@@ -100,7 +150,10 @@ fn stop_cuts_the_latency_short() {
     let url = c.url();
     let client = thread::spawn(move || {
         let t = Instant::now();
-        let r = agent().post(format!("{url}/v1/batch")).header("Authorization", &common::basic("k")).send(&batch(&["u"])[..]);
+        let r = agent()
+            .post(format!("{url}/v1/batch"))
+            .header("Authorization", &common::basic("k"))
+            .send(&batch(&["u"])[..]);
         (r.is_err(), t.elapsed())
     });
     // Wait (bounded) until the request is inside the collector.
@@ -116,12 +169,25 @@ fn stop_cuts_the_latency_short() {
 
 #[test]
 fn binary_flags_set_the_latency() {
-    let (mut child, _out, port) = spawn_binary(&["--port", "0", "--quiet", "--latency-ms", "110", "--jitter-ms=30"]);
+    let (mut child, _out, port) = spawn_binary(&[
+        "--port",
+        "0",
+        "--quiet",
+        "--latency-ms",
+        "110",
+        "--jitter-ms=30",
+    ]);
     let base = format!("http://127.0.0.1:{port}");
     let a = agent();
-    assert_eq!(ureq_get(&a, &base, "/_test/latency").json(), json!({"latency_ms": 110, "jitter_ms": 30}));
+    assert_eq!(
+        ureq_get(&a, &base, "/_test/latency").json(),
+        json!({"latency_ms": 110, "jitter_ms": 30})
+    );
     let t = Instant::now();
-    assert_eq!(ureq_post(&a, &base, "/v1/batch", &batch(&["u"])).status, 200);
+    assert_eq!(
+        ureq_post(&a, &base, "/v1/batch", &batch(&["u"])).status,
+        200
+    );
     assert!(t.elapsed() >= Duration::from_millis(110));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -150,7 +216,11 @@ fn parallel_requests_overlap() {
     for w in workers {
         assert_eq!(w.join().unwrap(), 200);
     }
-    assert_eq!(c.max_concurrent(), 2, "two connections each held 400 ms must overlap");
+    assert_eq!(
+        c.max_concurrent(),
+        2,
+        "two connections each held 400 ms must overlap"
+    );
     assert_eq!(c.in_flight(), 0);
     assert_eq!(c.message_count(), 2);
 }
@@ -159,20 +229,38 @@ fn parallel_requests_overlap() {
 fn gauge_is_in_count_route_and_reset_restarts_it() {
     let c = start(0, 0);
     let a = agent();
-    assert_eq!(ureq_get(&a, &c.url(), "/_test/count").json(), json!({"count": 0, "requests": 0, "in_flight": 0, "max_concurrent": 0}));
+    assert_eq!(
+        ureq_get(&a, &c.url(), "/_test/count").json(),
+        json!({"count": 0, "requests": 0, "in_flight": 0, "max_concurrent": 0})
+    );
     c.script(vec![flagwire_collector::Step::Hang]);
     let url = c.url();
-    let hung = thread::spawn(move || agent().post(format!("{url}/v1/batch")).send(&batch(&["h"])[..]).is_err());
+    let hung = thread::spawn(move || {
+        agent()
+            .post(format!("{url}/v1/batch"))
+            .send(&batch(&["h"])[..])
+            .is_err()
+    });
     let t = Instant::now();
     while c.in_flight() == 0 && t.elapsed() < Duration::from_secs(5) {
         thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(c.in_flight(), 1, "a hung request is in flight");
-    assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", &batch(&["x"])).status, 200);
+    assert_eq!(
+        ureq_post(&a, &c.url(), "/v1/batch", &batch(&["x"])).status,
+        200
+    );
     let count = ureq_get(&a, &c.url(), "/_test/count").json();
-    assert_eq!((count["in_flight"].clone(), count["max_concurrent"].clone()), (json!(1), json!(2)));
+    assert_eq!(
+        (count["in_flight"].clone(), count["max_concurrent"].clone()),
+        (json!(1), json!(2))
+    );
     c.reset();
-    assert_eq!((c.in_flight(), c.max_concurrent()), (1, 1), "reset restarts from the requests still in flight");
+    assert_eq!(
+        (c.in_flight(), c.max_concurrent()),
+        (1, 1),
+        "reset restarts from the requests still in flight"
+    );
     c.stop();
     assert!(hung.join().unwrap());
 }
@@ -196,15 +284,28 @@ fn scripted_redirect_is_answered_with_location_and_accepts_nothing() {
     assert_eq!(r.header("location"), Some("/v1/import"));
     assert_eq!(c.message_count(), 0, "a redirect accepts nothing");
     // The client repeats the request at the Location: accepted there.
-    assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", &batch(&["r1"])).status, 200);
+    assert_eq!(
+        ureq_post(&a, &c.url(), "/v1/batch", &batch(&["r1"])).status,
+        200
+    );
     assert_eq!(c.message_count(), 1);
 
     let reqs = ureq_get(&a, &c.url(), "/_test/requests").json();
-    let statuses: Vec<u64> = reqs["requests"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect();
+    let statuses: Vec<u64> = reqs["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
     assert_eq!(statuses, vec![307, 308, 200]);
     assert_eq!(reqs["requests"][0]["message_ids"], json!(["m-r1"]));
 
-    let bad = ureq_post(&a, &c.url(), "/_test/script", br#"{"steps":[{"redirect":307}]}"#);
+    let bad = ureq_post(
+        &a,
+        &c.url(),
+        "/_test/script",
+        br#"{"steps":[{"redirect":307}]}"#,
+    );
     assert_eq!(bad.status, 400);
     assert!(bad.json()["error"].as_str().unwrap().contains("location"));
 }
@@ -212,8 +313,15 @@ fn scripted_redirect_is_answered_with_location_and_accepts_nothing() {
 #[test]
 fn redirect_step_in_the_profile_script() {
     let c = start(0, 0);
-    c.script_profiles(vec![flagwire_collector::Step::Redirect { code: 307, location: "/elsewhere".into() }]);
-    let r = ureq_get(&common::agent_no_redirects(), &c.url(), "/v1/spaces/s/collections/users/profiles/user_id:u/traits");
+    c.script_profiles(vec![flagwire_collector::Step::Redirect {
+        code: 307,
+        location: "/elsewhere".into(),
+    }]);
+    let r = ureq_get(
+        &common::agent_no_redirects(),
+        &c.url(),
+        "/v1/spaces/s/collections/users/profiles/user_id:u/traits",
+    );
     assert_eq!(r.status, 307);
     assert_eq!(r.header("location"), Some("/elsewhere"));
     assert_eq!(c.profile_requests()[0].status, 307);

@@ -10,16 +10,36 @@ use flagwire_collector::{Collector, CollectorOptions};
 /// Poisoned messages as raw JSON text (serde_json's `Value` cannot even hold some of them), with
 /// the words the 400 answer must contain.
 const POISON: [(&str, &str); 6] = [
-    (r#"{"type":"track","event":"E","userId":"p","properties":{"amount":1e400}}"#, "number out of range"),
-    (r#"{"type":"track","event":"E","userId":"p","properties":{"n":[-2e308]}}"#, "number out of range"),
-    (r#"{"type":"track","event":"E","userId":"p","properties":{"name":"\ud800"}}"#, "surrogate"),
-    (r#"{"type":"track","event":"E","userId":"p","properties":{"\udc00x":1}}"#, "surrogate"),
-    (r#"{"type":"track","event":"E","userId":"p","properties":{"plan":"a","plan":"b"}}"#, "duplicate key \"plan\""),
-    (r#"{"type":"track","event":"E","userId":"p","context":{"traits":{"x":{"k":1,"k":2}}}}"#, "duplicate key \"k\""),
+    (
+        r#"{"type":"track","event":"E","userId":"p","properties":{"amount":1e400}}"#,
+        "number out of range",
+    ),
+    (
+        r#"{"type":"track","event":"E","userId":"p","properties":{"n":[-2e308]}}"#,
+        "number out of range",
+    ),
+    (
+        r#"{"type":"track","event":"E","userId":"p","properties":{"name":"\ud800"}}"#,
+        "surrogate",
+    ),
+    (
+        r#"{"type":"track","event":"E","userId":"p","properties":{"\udc00x":1}}"#,
+        "surrogate",
+    ),
+    (
+        r#"{"type":"track","event":"E","userId":"p","properties":{"plan":"a","plan":"b"}}"#,
+        "duplicate key \"plan\"",
+    ),
+    (
+        r#"{"type":"track","event":"E","userId":"p","context":{"traits":{"x":{"k":1,"k":2}}}}"#,
+        "duplicate key \"k\"",
+    ),
 ];
 
 fn good(i: usize) -> String {
-    format!(r#"{{"type":"track","event":"E","userId":"u{i}","messageId":"g{i}","properties":{{"n":{i}}}}}"#)
+    format!(
+        r#"{{"type":"track","event":"E","userId":"u{i}","messageId":"g{i}","properties":{{"n":{i}}}}}"#
+    )
 }
 
 /// Two good messages around the poisoned one.
@@ -35,14 +55,24 @@ fn strict_by_default_refuses_the_whole_batch_naming_the_problem() {
         let r = ureq_post(&a, &c.url(), "/v1/batch", &batch_with(poison));
         assert_eq!(r.status, 400, "{poison}");
         let err = r.json()["error"].as_str().unwrap().to_owned();
-        assert!(err.starts_with("message 1: ") && err.contains(why), "{poison}: {err}");
+        assert!(
+            err.starts_with("message 1: ") && err.contains(why),
+            "{poison}: {err}"
+        );
     }
-    assert_eq!(c.message_count(), 0, "nothing of a refused batch is accepted");
+    assert_eq!(
+        c.message_count(),
+        0,
+        "nothing of a refused batch is accepted"
+    );
     let statuses: Vec<u16> = c.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![400; POISON.len()]);
     // The same batch without the poison is fine.
     let clean = format!(r#"{{"batch":[{},{}]}}"#, good(1), good(2));
-    assert_eq!(ureq_post(&a, &c.url(), "/v1/batch", clean.as_bytes()).status, 200);
+    assert_eq!(
+        ureq_post(&a, &c.url(), "/v1/batch", clean.as_bytes()).status,
+        200
+    );
     assert_eq!(c.message_count(), 2);
 }
 
@@ -51,20 +81,37 @@ fn strict_single_message_paths() {
     let c = Collector::start(CollectorOptions::default()).unwrap();
     let a = agent();
     for (body, why) in [
-        (r#"{"event":"E","userId":"u","properties":{"a":1,"a":1}}"#, "duplicate key \"a\""),
-        (r#"{"event":"E","userId":"u","properties":{"a":1e999}}"#, "number out of range"),
-        (r#"{"event":"E","userId":"u","properties":{"a":"\udbff"}}"#, "surrogate"),
+        (
+            r#"{"event":"E","userId":"u","properties":{"a":1,"a":1}}"#,
+            "duplicate key \"a\"",
+        ),
+        (
+            r#"{"event":"E","userId":"u","properties":{"a":1e999}}"#,
+            "number out of range",
+        ),
+        (
+            r#"{"event":"E","userId":"u","properties":{"a":"\udbff"}}"#,
+            "surrogate",
+        ),
     ] {
         let r = ureq_post(&a, &c.url(), "/v1/track", body.as_bytes());
         assert_eq!(r.status, 400, "{body}");
-        assert!(r.json()["error"].as_str().unwrap().contains(why), "{body}: {}", r.text());
+        assert!(
+            r.json()["error"].as_str().unwrap().contains(why),
+            "{body}: {}",
+            r.text()
+        );
     }
     assert_eq!(c.message_count(), 0);
 }
 
 #[test]
 fn lenient_json_accepts_them() {
-    let c = Collector::start(CollectorOptions { lenient_json: true, ..Default::default() }).unwrap();
+    let c = Collector::start(CollectorOptions {
+        lenient_json: true,
+        ..Default::default()
+    })
+    .unwrap();
     let a = agent();
     for (poison, _) in POISON {
         let r = ureq_post(&a, &c.url(), "/v1/batch", &batch_with(poison));
@@ -75,7 +122,12 @@ fn lenient_json_accepts_them() {
     let all = ureq_get(&a, &c.url(), "/_test/messages").text();
     assert!(all.contains(r#""amount":1e400"#) && all.contains(r#""plan":"a","plan":"b""#));
     // A duplicate key is accepted on a single-message path too.
-    let r = ureq_post(&a, &c.url(), "/v1/track", br#"{"event":"E","userId":"u","properties":{"a":1,"a":2}}"#);
+    let r = ureq_post(
+        &a,
+        &c.url(),
+        "/v1/track",
+        br#"{"event":"E","userId":"u","properties":{"a":1,"a":2}}"#,
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -85,8 +137,14 @@ fn binary_lenient_json_flag() {
     let (mut strict, _o1, p1) = spawn_binary(&["--port", "0", "--quiet"]);
     let (mut lenient, _o2, p2) = spawn_binary(&["--port", "0", "--quiet", "--lenient-json"]);
     let a = agent();
-    assert_eq!(ureq_post(&a, &format!("http://127.0.0.1:{p1}"), "/v1/batch", &poison).status, 400);
-    assert_eq!(ureq_post(&a, &format!("http://127.0.0.1:{p2}"), "/v1/batch", &poison).status, 200);
+    assert_eq!(
+        ureq_post(&a, &format!("http://127.0.0.1:{p1}"), "/v1/batch", &poison).status,
+        400
+    );
+    assert_eq!(
+        ureq_post(&a, &format!("http://127.0.0.1:{p2}"), "/v1/batch", &poison).status,
+        200
+    );
     for child in [&mut strict, &mut lenient] {
         child.kill().unwrap();
         child.wait().unwrap();
