@@ -120,6 +120,19 @@ impl Collector {
         Ok(n)
     }
 
+    /// Gives the live page (`/`) the Optimizely datafile whose traffic allocation it compares
+    /// exposures with (replacing any earlier one; on error the old one stays). Returns the
+    /// number of A/B experiments in it.
+    pub fn set_datafile_json(&self, text: &str) -> Result<usize, String> {
+        crate::page::set_datafile(&self.shared, text)
+    }
+
+    /// The live page's figures as `GET /_test/live` serves them: per rule, unique users and
+    /// events per variation against the datafile's split, and the SRM verdict.
+    pub fn live_summary(&self) -> Value {
+        crate::page::summary(&self.shared)
+    }
+
     /// Appends steps to the Profile API fault script (separate from [`Collector::script`]);
     /// each Profile API GET consumes one.
     pub fn script_profiles(&self, steps: Vec<Step>) {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::http::{HttpRequest, Resp};
+use crate::page;
 use crate::profile_fixture::Fixture;
 use crate::script::Step;
 use crate::state::{lock, Latency, Shared};
@@ -143,6 +144,9 @@ pub(crate) fn control(shared: &Shared, req: &HttpRequest) -> Resp {
                 Err(e) => Resp::json(400, &json!({"ok": false, "error": e})),
             }
         }
+        "/_test/live" => Resp::json(200, &page::summary(shared)),
+        "/_test/live/events" => page::events(shared, req),
+        "/_test/datafile" => page::datafile_route(shared, req),
         "/_test/latency" if req.method == "GET" => latency_json(shared),
         "/_test/latency" => match parse_latency(&req.body) {
             Ok(l) => {

@@ -226,6 +226,7 @@ pub(crate) enum Outcome {
 
 pub(crate) struct Resp {
     pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
     pub(crate) body: Vec<u8>,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) close: bool,
@@ -233,17 +234,17 @@ pub(crate) struct Resp {
 
 impl Resp {
     pub(crate) fn json(status: u16, v: &Value) -> Resp {
-        Resp {
-            status,
-            body: v.to_string().into_bytes(),
-            headers: Vec::new(),
-            close: false,
-        }
+        Resp::raw_json(status, v.to_string().into_bytes())
     }
 
     pub(crate) fn raw_json(status: u16, body: Vec<u8>) -> Resp {
+        Resp::bytes(status, "application/json", body)
+    }
+
+    pub(crate) fn bytes(status: u16, content_type: &'static str, body: Vec<u8>) -> Resp {
         Resp {
             status,
+            content_type,
             body,
             headers: Vec::new(),
             close: false,
@@ -313,7 +314,8 @@ pub(crate) fn write_response(w: &mut TcpStream, resp: &Resp, http10: bool) -> io
     if !bodyless {
         write!(
             out,
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            resp.content_type,
             body.len()
         )?;
     }
@@ -341,4 +343,33 @@ pub(crate) fn basic_credentials(header: Option<&str>) -> Option<String> {
         .decode(cred.trim())
         .ok()?;
     String::from_utf8(bytes).ok()
+}
+
+/// Percent-decodes `s` (`+` becomes a space when `plus_is_space`, as in query strings).
+pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("invalid percent-escape in {s:?}"))?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("percent-decoded {s:?} is not UTF-8"))
 }

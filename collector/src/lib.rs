@@ -26,14 +26,19 @@
 //!   `strict_json.rs`: the strict JSON check;
 //! - `profile.rs`: the Profile API routes; `profile_fixture.rs`: their fixture;
 //! - `control.rs`: the `/_test/*` routes;
+//! - `page.rs`: the live exposure page at `/` and its JSON; `live.rs`: what it shows;
+//!   `datafile.rs`: the traffic allocation it compares with; `srm.rs`: the SRM test;
 //! - `script.rs`: fault script steps; `records.rs`: what is recorded per request;
 //! - `state.rs`: the state every connection thread shares (and how a script step is played);
 //!   `printer.rs`: the stdout printer.
 
 mod collector;
 mod control;
+mod datafile;
 mod http;
+mod live;
 mod options;
+mod page;
 mod printer;
 mod profile;
 mod profile_fixture;
@@ -42,6 +47,7 @@ mod script;
 mod segment;
 mod segment_body;
 mod server;
+mod srm;
 mod state;
 mod strict_json;
 

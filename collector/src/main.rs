@@ -1,5 +1,5 @@
 //! `flagwire-collector [--port N] [--write-key K]... [--profiles FILE] [--latency-ms N]
-//! [--jitter-ms N] [--lenient-json] [--quiet]`
+//! [--jitter-ms N] [--lenient-json] [--datafile FILE] [--quiet]`
 //!
 //! Prints the base URL (`http://127.0.0.1:PORT`) as the first stdout line, then one line per
 //! accepted message unless `--quiet`, and runs until killed.
@@ -10,10 +10,12 @@ use std::process::exit;
 use flagwire_collector::{Collector, CollectorOptions, MAX_LATENCY_MS};
 
 const USAGE: &str = "usage: flagwire-collector [--port N] [--write-key K]... [--profiles FILE]
-                          [--latency-ms N] [--jitter-ms N] [--lenient-json] [--quiet]
+                          [--latency-ms N] [--jitter-ms N] [--lenient-json]
+                          [--datafile FILE] [--quiet]
 
 Segment-compatible test collector on 127.0.0.1. Prints its base URL as the first stdout line,
-then one line per accepted message (unless --quiet). Runs until killed.
+then one line per accepted message (unless --quiet). Runs until killed. Open the base URL in
+a browser for the live exposure page.
 
   --port N         port to bind on 127.0.0.1 (default 0: an ephemeral port)
   --write-key K    accepted write key (repeatable; default: any non-empty key)
@@ -24,6 +26,8 @@ then one line per accepted message (unless --quiet). Runs until killed.
   --jitter-ms N    plus a uniform random 0..=N ms drawn per request (default 0)
   --lenient-json   accept numbers outside the f64 range, lone surrogate escapes and duplicate
                    keys (default: answer 400 as strict Segment-compatible receivers do)
+  --datafile FILE  Optimizely datafile for the live page at / (exposures per variation
+                   against the traffic allocation, SRM check; also POST /_test/datafile)
   --quiet, -q      do not print accepted messages
   --help, -h       this text";
 
@@ -50,6 +54,7 @@ fn main() {
         ..CollectorOptions::default()
     };
     let mut profiles: Option<(String, String)> = None;
+    let mut datafile: Option<(String, String)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -79,6 +84,12 @@ fn main() {
             "--latency-ms" => opts.latency_ms = millis(&name, &value("milliseconds")),
             "--jitter-ms" => opts.jitter_ms = millis(&name, &value("milliseconds")),
             "--lenient-json" => opts.lenient_json = true,
+            "--datafile" => {
+                let path = value("a datafile");
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| fail(&format!("cannot read {path}: {e}")));
+                datafile = Some((path, text));
+            }
             "--quiet" | "-q" => opts.print = false,
             "--help" | "-h" => {
                 println!("{USAGE}");
@@ -102,6 +113,12 @@ fn main() {
     };
     if let Some((path, text)) = &profiles {
         if let Err(e) = collector.set_profiles_json(text) {
+            drop(out);
+            fail(&format!("{path}: {e}"));
+        }
+    }
+    if let Some((path, text)) = &datafile {
+        if let Err(e) = collector.set_datafile_json(text) {
             drop(out);
             fail(&format!("{path}: {e}"));
         }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::http::{basic_credentials, HttpRequest, Outcome, Resp};
+use crate::http::{basic_credentials, percent_decode, HttpRequest, Outcome, Resp};
 use crate::profile_fixture::{Fixture, IdEntry, FIRST_MESSAGE_ID};
 use crate::records::ProfileRequest;
 use crate::state::{lock, now_ms, Shared};
@@ -70,35 +70,6 @@ fn scripted_code(status: u16) -> &'static str {
         400..=499 => "invalid_request_error",
         _ => "server_error",
     }
-}
-
-/// Percent-decodes `s` (`+` becomes a space when `plus_is_space`, as in query strings).
-fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("invalid percent-escape in {s:?}"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("percent-decoded {s:?} is not UTF-8"))
 }
 
 /// The access token from `Basic base64("<token>:")`; None unless the password is empty.

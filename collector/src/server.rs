@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::control::control;
 use crate::http::{read_request, write_response, HttpRequest, Outcome, ReadError, Resp};
 use crate::state::{lock, InFlight, Shared};
-use crate::{profile, segment};
+use crate::{page, profile, segment};
 
 pub(crate) fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     for conn in listener.incoming() {
@@ -137,6 +137,8 @@ fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
         Route::Control => Outcome::Respond(control(shared, &req)),
         Route::Profile => profile::handle(shared, req),
         Route::Segment => segment::handle(shared, req),
-        Route::NotFound => Outcome::Respond(Resp::error(404, "not found")),
+        Route::NotFound => {
+            Outcome::Respond(page::asset(&req).unwrap_or_else(|| Resp::error(404, "not found")))
+        }
     }
 }

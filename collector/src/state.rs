@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::datafile::Datafile;
 use crate::http::{Outcome, Resp};
+use crate::live::Live;
 use crate::options::CollectorOptions;
 use crate::printer::Printer;
 use crate::profile_fixture::Fixture;
@@ -22,6 +24,8 @@ pub(crate) struct Data {
     /// Accepted messages, compact JSON.
     pub(crate) messages: Vec<Arc<str>>,
     pub(crate) requests: Vec<RequestRecord>,
+    /// Incremented by each reset, so that readers of `messages` know to start over.
+    pub(crate) generation: u64,
 }
 
 /// Simulated network delay of Segment requests.
@@ -67,6 +71,10 @@ pub(crate) struct Shared {
     pub(crate) conns: Mutex<HashMap<u64, TcpStream>>,
     pub(crate) next_conn: AtomicU64,
     pub(crate) printer: Option<Printer>,
+    /// The datafile the live page compares exposures with (replaced whole).
+    pub(crate) datafile: Mutex<Option<Arc<Datafile>>>,
+    /// What the live page has read of `data.messages` so far.
+    pub(crate) live: Mutex<Live>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -97,6 +105,8 @@ impl Shared {
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             printer,
+            datafile: Mutex::new(None),
+            live: Mutex::new(Live::default()),
         }
     }
 
@@ -113,6 +123,7 @@ impl Shared {
             let mut d = self.data();
             d.messages.clear();
             d.requests.clear();
+            d.generation += 1;
         }
         lock(&self.script).clear();
         lock(&self.profile_script).clear();
