@@ -166,6 +166,13 @@ impl Collector {
     /// body was read; requests on different connections wait in parallel. The delay comes before
     /// any scripted `delay_ms` and is cut short when the collector stops (the connection is then
     /// closed without an answer). Kept by [`Collector::reset`].
+    /// From now on, a request holding a message whose JSON contains `needle` is answered 400
+    /// and nothing of it is accepted (None: off). Stands in for a receiver that refuses one bad
+    /// value, for poison-message tests. Also `POST /_test/refuse {"containing": "..."|null}`.
+    pub fn refuse_messages_containing(&self, needle: Option<&str>) {
+        *lock(&self.shared.refuse_containing) = needle.filter(|n| !n.is_empty()).map(str::to_owned);
+    }
+
     pub fn set_latency(&self, latency: Duration, jitter: Duration) {
         *lock(&self.shared.latency) = Latency {
             fixed: latency,

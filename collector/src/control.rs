@@ -147,6 +147,14 @@ pub(crate) fn control(shared: &Shared, req: &HttpRequest) -> Resp {
         "/_test/live" => Resp::json(200, &page::summary(shared)),
         "/_test/live/events" => page::events(shared, req),
         "/_test/datafile" => page::datafile_route(shared, req),
+        "/_test/refuse" => {
+            let needle = serde_json::from_slice::<Value>(&req.body)
+                .ok()
+                .and_then(|v| v.get("containing").and_then(Value::as_str).map(str::to_owned))
+                .filter(|n| !n.is_empty());
+            *lock(&shared.refuse_containing) = needle.clone();
+            Resp::json(200, &json!({"ok": true, "containing": needle}))
+        }
         "/_test/latency" if req.method == "GET" => latency_json(shared),
         "/_test/latency" => match parse_latency(&req.body) {
             Ok(l) => {

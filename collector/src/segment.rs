@@ -88,7 +88,8 @@ pub(crate) fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
         }
     };
 
-    let (status, resp, accepted) = match process(ep, parsed, &rec, !shared.lenient_json) {
+    let refuse = lock(&shared.refuse_containing).clone();
+    let (status, resp, accepted) = match process(ep, parsed, &rec, !shared.lenient_json, refuse.as_deref()) {
         Ok(accepted) => (success_code, Resp::success(success_code), accepted),
         Err((status, reason)) => (status, Resp::error(status, &reason), Vec::new()),
     };
@@ -104,7 +105,14 @@ fn process(
     parsed: Result<Parsed<'_>, String>,
     rec: &RequestRecord,
     strict: bool,
+    refuse: Option<&str>,
 ) -> Result<Vec<Arc<str>>, (u16, String)> {
+    let refuse_check = |i: usize, text: &[u8]| match refuse {
+        Some(needle) if text.windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) => {
+            Err((400, format!("message {i} refused: it contains {needle:?} (test rule)")))
+        }
+        _ => Ok(()),
+    };
     let strict_check = |i: usize, text: &[u8]| match strict {
         true => strict_json::check(text).map_err(|e| {
             (
@@ -134,6 +142,7 @@ fn process(
                 let view = view.as_ref().map_err(|e| (400, e.clone()))?;
                 validate(i, view, None).map_err(|e| (400, e))?;
                 strict_check(i, raw.get().as_bytes())?;
+                refuse_check(i, raw.get().as_bytes())?;
                 if let Some(n) = compact_len_over_limit(raw.get()).map_err(|e| (400, e))? {
                     return Err((
                         400,
@@ -156,6 +165,7 @@ fn process(
             };
             validate(0, &view, Some(ty)).map_err(|e| (400, e))?;
             strict_check(0, text)?;
+            refuse_check(0, text)?;
             let size = serde_json::to_string(&doc).map(|s| s.len()).unwrap_or(0);
             if size > MAX_MESSAGE_BYTES {
                 return Err((

@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     /// See [`CollectorOptions::lenient_json`].
     pub(crate) lenient_json: bool,
     pub(crate) latency: Mutex<Latency>,
+    /// A receiver rule for poison-message tests: a message whose JSON contains this text makes
+    /// its whole request a 400 (as a strict receiver refuses one bad value).
+    pub(crate) refuse_containing: Mutex<Option<String>>,
     /// Segment requests being handled now, and the most at once since start or reset.
     pub(crate) in_flight: AtomicUsize,
     pub(crate) max_concurrent: AtomicUsize,
@@ -90,6 +93,7 @@ impl Shared {
                 fixed: Duration::from_millis(opts.latency_ms),
                 jitter: Duration::from_millis(opts.jitter_ms),
             }),
+            refuse_containing: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
             max_concurrent: AtomicUsize::new(0),
             data: Mutex::new(Data::default()),

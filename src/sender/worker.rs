@@ -129,12 +129,13 @@ impl Worker {
 
     /// `set` (message indexes) is known to hold a message the receiver refuses: a binary search
     /// sends the first half of the suspects; delivered, the culprit is in the second half; refused,
-    /// it is in the first, and the second half is kept aside. One bad message among n costs
-    /// ⌈log2 n⌉ probes plus one request for what was kept aside; several bad ones are found the
-    /// same way, each failing alone.
+    /// it is in the first, and the second half is kept aside. One bad message among n costs at
+    /// most ⌈log2 n⌉ probes, one request to confirm it alone (unless the last probe was it alone)
+    /// and one for what was kept aside; several bad ones are found the same way, each failing alone.
     fn isolate(&mut self, set: Vec<usize>) {
         let mut suspects = set;
         let mut aside: Vec<usize> = Vec::new();
+        let mut confirmed = None;
         while suspects.len() > 1 {
             let second = suspects.split_off(suspects.len() / 2);
             match self.send(&suspects, true) {
@@ -142,7 +143,12 @@ impl Worker {
                     self.tally.delivered += suspects.len() as u64;
                     suspects = second;
                 }
-                Sent::Refused(_) => aside.extend(second),
+                Sent::Refused(code) => {
+                    aside.extend(second);
+                    if suspects.len() == 1 {
+                        confirmed = Some(code);
+                    }
+                }
                 Sent::Failed => {
                     // Not a refusal (retries exhausted, shutdown): the culprit is not located.
                     self.tally.failed += suspects.len() as u64;
@@ -152,11 +158,23 @@ impl Worker {
             }
         }
         if let Some(&culprit) = suspects.first() {
-            self.tally.failed += 1;
-            self.tally.isolated += 1;
-            let (a, b) = self.span(culprit);
-            let text = String::from_utf8_lossy(&self.joined[a..b]).chars().take(300).collect::<String>();
-            self.shared.logger.log(LogLevel::Error, || format!("event refused by the receiver (400) and dropped: {text}"));
+            // Confirmed alone before it is dropped: a 413 (size) or a one-off 400 must not cost
+            // an innocent message.
+            let alone = match confirmed {
+                Some(code) => Sent::Refused(code),
+                None => self.send(&[culprit], true),
+            };
+            match alone {
+                Sent::Delivered => self.tally.delivered += 1,
+                Sent::Refused(code) => {
+                    self.tally.failed += 1;
+                    self.tally.isolated += 1;
+                    let (a, b) = self.span(culprit);
+                    let text = String::from_utf8_lossy(&self.joined[a..b]).chars().take(300).collect::<String>();
+                    self.shared.logger.log(LogLevel::Error, || format!("event refused by the receiver ({code}) and dropped: {text}"));
+                }
+                Sent::Failed => self.tally.failed += 1,
+            }
         }
         if !aside.is_empty() {
             match self.send(&aside, true) {
