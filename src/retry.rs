@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use crate::transport::AttemptOutcome;
 
 /// Longest wait a server may ask for with `Retry-After`.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {

@@ -66,8 +66,8 @@ const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
 
 /// Largest `max_queue_events` / `max_queue_bytes` the packed counter can hold with room for
 /// concurrent overshoot (config.rs keeps the ranges below these).
-pub const MAX_EVENTS_BOUND: u64 = (1 << (64 - BYTES_BITS)) / 2;
-pub const MAX_BYTES_BOUND: u64 = BYTES_MASK / 2;
+pub(crate) const MAX_EVENTS_BOUND: u64 = (1 << (64 - BYTES_BITS)) / 2;
+pub(crate) const MAX_BYTES_BOUND: u64 = BYTES_MASK / 2;
 
 /// Events and bytes held (accepted, not yet resolved): `events << 40 | bytes`.
 pub struct Occupancy {
