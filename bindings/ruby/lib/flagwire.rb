@@ -13,6 +13,8 @@ require_relative "flagwire/version"
 require_relative "flagwire/errors"
 require_relative "flagwire/native"
 require_relative "flagwire/native_handle"
+require_relative "flagwire/decision_record"
+require_relative "flagwire/log_bridge"
 require_relative "flagwire/optimizely"
 require_relative "flagwire/client"
 

@@ -10,10 +10,13 @@ require "net/http"
 require "securerandom"
 require "tmpdir"
 require "fileutils"
+require "open3"
+require "rbconfig"
 require "flagwire"
 
 module FlagwireTest
   REPO = File.expand_path("../../..", __dir__)
+  LIB_DIR = File.expand_path("../lib", __dir__)
   DATA = File.join(REPO, "tests", "data")
   MINIMAL_DATAFILE = File.read(File.join(DATA, "minimal-datafile.json"))
   REPEATED_DATAFILE = File.read(File.join(DATA, "datafile-repeated-rule-keys.json"))
@@ -175,6 +178,12 @@ module FlagwireTest
       client = Flagwire::Client.new(write_key: WRITE_KEY, **defaults.merge(options))
       @clients << client
       client
+    end
+
+    # Runs `ruby -I lib ARGS` in a new process, killed after `timeout` seconds (coreutils
+    # timeout), so a hang fails the test instead of stalling the suite. [stdout, stderr, status]
+    def ruby_process(*args, env: {}, timeout: 60)
+      Open3.capture3(env, "timeout", "-k", "5", timeout.to_s, RbConfig.ruby, "-I", LIB_DIR, *args)
     end
 
     # A user id unique to this test run.

@@ -1,13 +1,9 @@
 # frozen_string_literal: true
 
 require "test_helper"
-require "open3"
-require "rbconfig"
 
 # Threads, close, at_exit and the GC finalizer.
 class TestLifecycle < FlagwireTest::Case
-  LIB_DIR = File.expand_path("../lib", __dir__)
-
   def treatment
     flag(flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment",
          experiment_id: "2001", variation_id: "5002")
@@ -133,7 +129,7 @@ class TestLifecycle < FlagwireTest::Case
         variation_key: "control", enabled: false, decision_event_dispatched: true, experiment_id: "2001", variation_id: "5001" })
       # no close: at_exit must flush and close it
     RUBY
-    _out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, "-e", script, collector.url, uid("exit"))
+    _out, err, status = ruby_process("-e", script, collector.url, uid("exit"))
     assert status.success?, err
     assert_equal [uid("exit")], my_messages.map { |m| m["userId"] }
   end
@@ -155,7 +151,7 @@ class TestLifecycle < FlagwireTest::Case
       end
       puts "\#{before} \#{Flagwire.open_clients}"
     RUBY
-    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, "-e", script, collector.url, uid("gc"))
+    out, err, status = ruby_process("-e", script, collector.url, uid("gc"))
     assert status.success?, err
     before, after = out.split.map(&:to_i)
     assert_equal 20, before

@@ -50,7 +50,7 @@ class TestListener < FlagwireTest::Case
     assert_equal :skipped, listener.call("flag", uid("rollout-not-dispatched"), {}, flag(**CHECKOUT_DELIVERY))
     assert_equal :skipped, listener.call("flag", uid("no-rule"), {}, flag(**NO_RULE))
     assert_equal :skipped, listener.call("flag", uid("disabled"), {}, flag(**CHECKOUT_TREATMENT, dispatched: false))
-    # An SDK older than 5.2 sends no ids: the fast path is taken and the event has no ids.
+    # An SDK older than 5.2 sends no ids: the event has none either.
     old_sdk = flag(**CHECKOUT_TREATMENT).except(:experiment_id, :variation_id)
     assert_equal :ok, listener.call("flag", uid("old-sdk"), {}, old_sdk)
     users = by_user(delivered(client))
@@ -195,7 +195,6 @@ class TestListener < FlagwireTest::Case
       ["flag", nil, {}, flag(**CHECKOUT_TREATMENT)],
       ["flag", uid("x"), {}, { rule_key: "r" }], # no flag key: goes to the JSON path, refused there
       ["flag", uid("x"), { "n" => Float::NAN }, flag(**CHECKOUT_TREATMENT)],
-      ["flag", uid("x"), {}, flag(**CHECKOUT_TREATMENT, rule_key: "nul\0byte").merge(experiment_id: nil)],
       ["flag", "bad utf8 \xff".dup.force_encoding("BINARY"), {}, flag(**CHECKOUT_TREATMENT).merge(experiment_id: nil)],
       ["feature", uid("x"), {}, { source: "feature-test" }],
       ["flag", uid("x"), [1, 2], flag(**CHECKOUT_TREATMENT)],
@@ -214,22 +213,22 @@ class TestListener < FlagwireTest::Case
     assert_equal [uid("after")], delivered(client).map { |m| m["userId"] }
   end
 
-  # The listener serializes no attributes for decisions the core always skips (no rule or
-  # variation key; decision event not dispatched with the default config), and still sends them
-  # whenever the config can make such a decision an event.
-  def test_attributes_are_not_serialized_for_decisions_the_core_always_skips
+  # The binding only converts (docs/design.md §8): every flag decision reaches the core with its
+  # attributes, whatever it is; the core alone decides what is an exposure, from its config.
+  def test_every_flag_decision_reaches_the_core_with_its_attributes
     unserializable = { "n" => Float::NAN } # the stdlib JSON refuses NaN: serializing raises
     client = new_client
     client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
     l = client.listener
-    assert_equal :skipped, l.call("flag", uid("rollout"), unserializable, flag(**CHECKOUT_DELIVERY))
-    assert_equal :skipped, l.call("flag", uid("everyone-else"), unserializable, flag(**CHECKOUT_EVERYONE_ELSE))
-    assert_equal :skipped, l.call("flag", uid("no-rule"), unserializable, flag(**NO_RULE, dispatched: true))
-    assert_equal :skipped, l.call("flag", uid("disabled"), unserializable, flag(**CHECKOUT_TREATMENT, dispatched: false))
-    assert_equal 0, client.stats[:listener_errors]
-    _out, err = capture_io { assert_nil l.call("flag", uid("exposure"), unserializable, flag(**CHECKOUT_TREATMENT)) }
+    assert_equal :skipped, l.call("flag", uid("rollout"), { "plan" => "pro" }, flag(**CHECKOUT_DELIVERY))
+    assert_equal :skipped, l.call("flag", uid("no-rule"), {}, flag(**NO_RULE, dispatched: true))
+    assert_equal 2, client.stats[:decisions]
+    _out, err = capture_io do
+      assert_nil l.call("flag", uid("rollout-nan"), unserializable, flag(**CHECKOUT_DELIVERY))
+      assert_nil l.call("flag", uid("exposure-nan"), unserializable, flag(**CHECKOUT_TREATMENT))
+    end
     assert_match(/NaN/, err)
-    assert_equal 1, client.stats[:listener_errors]
+    assert_equal 2, client.stats[:listener_errors]
 
     attrs = { "plan" => "pro" }
     rollouts = new_client(include_rollouts: true)
@@ -244,8 +243,10 @@ class TestListener < FlagwireTest::Case
     assert_equal attrs, users[uid("disabled-counted")].first.dig("properties", "userAttributes")
   end
 
-  # The fast path allocates no Ruby object of its own: only the attributes' JSON, when sent.
-  def test_the_fast_path_allocates_only_the_attributes_json
+  # The decision path allocates two objects per call, Array#pack's argument list and the record
+  # String, plus the attributes' JSON when there are attributes. Nothing else (no Hash, no
+  # exception, no out_error pointer: the handle's one slot is reused).
+  def test_the_decision_path_allocates_only_the_record_and_the_attributes_json
     client = new_client(flush_interval_ms: 60_000, max_queue_events: 10_000)
     client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
     l = client.listener
@@ -260,9 +261,42 @@ class TestListener < FlagwireTest::Case
       1000.times { l.call("flag", user, attributes, info) }
       GC.stat(:total_allocated_objects) - before
     end
-    assert_operator allocations.call(empty, exposure), :<=, 10
-    assert_operator allocations.call(attrs, rollout), :<=, 10
-    assert_operator allocations.call(attrs, exposure), :<=, 1010
+    assert_operator allocations.call(empty, exposure), :<=, 2010
+    assert_operator allocations.call(empty, rollout), :<=, 2010
+    assert_operator allocations.call(attrs, exposure), :<=, 3010
+  end
+
+  # Strings are length-prefixed in a decision record: a NUL byte is data, and the exposure is sent.
+  def test_nul_bytes_in_strings_are_delivered
+    client = new_client
+    l = client.listener
+    user = "#{uid('nul')}\0tail"
+    assert_equal :ok, l.call("flag", user, { "k" => "v\0w" }, flag(**CHECKOUT_TREATMENT, variation_key: "treat\0ment"))
+    client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
+    user2 = "#{uid('nul2')}\0"
+    assert_equal :ok, l.call("flag", user2, {}, flag(**CHECKOUT_TREATMENT))
+    users = by_user(delivered(client))
+    assert_equal [user, user2].sort, users.keys.sort
+    props = users[user].first["properties"]
+    assert_equal user, props["optimizelyUserId"]
+    assert_equal "treat\0ment", props["variationKey"]
+    assert_equal({ "k" => "v\0w" }, props["userAttributes"])
+    assert_equal "2001", users[user2].first.dig("properties", "experiment_id")
+    assert_equal 0, client.stats[:listener_errors]
+  end
+
+  # Records carry the SDK's experiment and variation ids: without a datafile the event keeps them
+  # (they are not looked up anywhere, so ids no datafile has arrive as they are).
+  def test_ids_are_carried_without_a_datafile
+    client = new_client
+    info = flag(flag_key: "search_ranking", rule_key: "ranking_ab", variation_key: "bm25",
+                experiment_id: "exp-77", variation_id: "var-88")
+    assert_equal :ok, client.listener.call("flag", uid("ids"), { "plan" => "pro" }, info)
+    event = delivered(client).first
+    assert_equal({ "flagKey" => "search_ranking", "ruleKey" => "ranking_ab", "variationKey" => "bm25",
+                   "enabled" => true, "optimizelyUserId" => uid("ids"), "userAttributes" => { "plan" => "pro" },
+                   "experiment_id" => "exp-77", "experiment_name" => "ranking_ab",
+                   "variation_id" => "var-88", "variation_name" => "bm25" }, event["properties"])
   end
 
   def test_a_nil_user_id_is_refused_by_the_core_and_counted_on_both_sides

@@ -2,11 +2,13 @@
 
 require "json"
 require_relative "native_handle"
+require_relative "decision_record"
+require_relative "log_bridge"
 require_relative "optimizely"
 
 module Flagwire
   # A flagwire client: a bounded queue and a background sender that turns Optimizely DECISION
-  # notifications into Segment "Experiment Viewed" events (DESIGN.md).
+  # notifications into Segment "Experiment Viewed" events (docs/design.md).
   #
   #   client = Flagwire::Client.new(write_key: ENV.fetch("SEGMENT_WRITE_KEY"))
   #   client.attach(optimizely)          # DECISION listener + datafile on every config update
@@ -16,23 +18,19 @@ module Flagwire
   # All methods are thread-safe. After #close every method raises Flagwire::ClosedError, except
   # the listener (which ignores the decision) and #close itself (which returns nil).
   class Client
-    # Config keys of the core (DESIGN §3), passed through as JSON. write_key is the keyword.
-    CORE_OPTIONS = %i[
-      endpoint batch_size flush_interval_ms max_queue_events max_queue_bytes max_retries
-      backoff_base_ms backoff_max_ms request_timeout_ms gzip event_name property_style
-      include_attributes include_rollouts user_id_field honor_disable_decision_event
-      allow_insecure_http proxy ca_certs_pem log_level profile
-    ].freeze
-
     # Seconds #close (and at_exit, and the GC finalizer) waits for queued events to be delivered.
     DEFAULT_CLOSE_TIMEOUT = 5.0
     DEFAULT_FLUSH_TIMEOUT = 5.0
 
-    # Statuses the listener accepts without raising (see NativeHandle::LISTENER_ALLOW), and what
-    # it returns for them: indexed by status, so the hot path does no method call for it.
-    LISTENER_ALLOW = NativeHandle::LISTENER_ALLOW
+    LISTENER = "listener"
+    # Statuses the listener accepts without raising: queued, not an exposure, or dropped and
+    # counted by the core (stats :dropped_queue_full / :dropped_too_large); and what it returns
+    # for them, indexed by status so the hot path makes no method call for it.
+    LISTENER_ALLOW = [Status::OK, Status::SKIPPED, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
     LISTENER_RESULTS = Array.new(Status::TOO_LARGE + 1) { |status| Status.to_sym(status) if LISTENER_ALLOW.include?(status) }.freeze
     ENQUEUE_ALLOW = [Status::OK, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
+    FLUSH_ALLOW = [Status::OK, Status::TIMEOUT].freeze
+    PROFILE_ALLOW = [Status::OK, Status::NOT_FOUND, Status::UNAVAILABLE].freeze
 
     FLAG = OptimizelySDK::FLAG
     # One reused generator state: JSON.generate builds a new one per call, which costs as much as
@@ -47,9 +45,6 @@ module Flagwire
       JSON_STATE.depth = 0
       raise
     end
-
-    # decision_info entries the core ignores (they can be large, or not JSON-serializable).
-    IGNORED_INFO_KEYS = %i[variables reasons variable_key variable_type variable_value variable_values].freeze
 
     # The attachment made by #attach: the notification center and the two listener ids.
     Attachment = Struct.new(:client, :notification_center, :decision_listener_id, :config_update_listener_id) do
@@ -66,37 +61,29 @@ module Flagwire
 
     # @param write_key [String] Segment source write key (required; never logged).
     # @param close_timeout [Numeric] seconds #close, at_exit and the finalizer wait to deliver.
-    # @param options the core's config keys (DESIGN §3), e.g. endpoint:, batch_size:,
-    #   flush_interval_ms:, property_style: ("both" | "optimizely" | "segment"), include_rollouts:,
-    #   log_level:. Unknown keywords raise ArgumentError naming them.
-    # @raise [Flagwire::ConfigError] when the core refuses the config (the message names the key).
-    def initialize(write_key:, close_timeout: DEFAULT_CLOSE_TIMEOUT, **options)
-      unknown = options.keys - CORE_OPTIONS
-      unless unknown.empty?
-        raise ArgumentError, "flagwire: unknown option#{'s' if unknown.size > 1} " \
-                             "#{unknown.map(&:inspect).join(', ')} (known: write_key, close_timeout, " \
-                             "#{CORE_OPTIONS.join(', ')})"
-      end
+    # @param logger [Logger] where the core's log lines go (docs/design.md §2.4); default a Logger
+    #   on $stderr at the level of `log_level`. Any object with Logger#add(severity, message, progname).
+    # @param options the core's config keys (docs/design.md §3), passed through as JSON, e.g.
+    #   endpoint:, batch_size:, flush_interval_ms:, property_style: ("both" | "optimizely" |
+    #   "segment"), include_rollouts:, log_level: ("off" | "error" | "warn" | "info" | "debug").
+    #   `nil` means the default.
+    # @raise [Flagwire::ConfigError] when the core refuses the config, an unknown key included
+    #   (the message names the key).
+    def initialize(write_key:, close_timeout: DEFAULT_CLOSE_TIMEOUT, logger: nil, **options)
       Flagwire.milliseconds(close_timeout) # validates it
+      LogBridge.validate!(logger) if logger
 
       config = { write_key: write_key }.merge(options).compact
       out_client = FFI::MemoryPointer.new(:pointer)
       out_error = FFI::MemoryPointer.new(:pointer)
       status = Native.flagwire_init(JSON.generate(config), out_client, out_error)
-      detail = Native.take_string(out_error.read_pointer)
-      Native.check(status, "init", detail: detail, allow: [Status::OK])
+      Native.check(status, "init", detail: Native.take_error(out_error), allow: [Status::OK])
 
       @native = NativeHandle.new(out_client.read_pointer, close_timeout)
       Flagwire.track(@native)
       ObjectSpace.define_finalizer(self, self.class.finalizer(@native))
+      @native.log_to(LogBridge.callback(logger || LogBridge.default_logger(options[:log_level] || "warn")))
 
-      @datafile_pushed = false
-      # With include_attributes: false the core drops them: do not serialize them at all.
-      @send_attributes = options[:include_attributes] != false
-      # With the defaults (honor_disable_decision_event on, include_rollouts off) the core skips
-      # every flag decision with decision_event_dispatched false (DESIGN §4): no attributes' JSON
-      # for those.
-      @undispatched_are_skipped = options[:honor_disable_decision_event] != false && !options[:include_rollouts]
       @attachment = nil
       @attach_lock = Mutex.new
       @listener_errors = 0
@@ -116,35 +103,29 @@ module Flagwire
     # #attach registers it for you. Always the same object (the SDK refuses duplicates).
     attr_reader :listener
 
-    # The DECISION listener itself. Never raises (in ruby-sdk the first exception skips every later
-    # listener): errors are counted in stats[:listener_errors] and warned about once.
+    # The DECISION listener itself. It only converts (docs/design.md §8): a "flag" decision goes to
+    # the core as one decision record, any other notification as JSON; the core decides what is an
+    # exposure. Never raises (in ruby-sdk the first exception skips every later listener): errors
+    # are counted in stats[:listener_errors] and warned about once.
     #
     # @return [Symbol, nil] :ok (an event was queued), :skipped (not an exposure), :queue_full or
     #   :too_large (dropped and counted), nil after an error or after #close.
     def on_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil)
-      info = decision_info
       status =
-        if type == FLAG && info.is_a?(Hash) && (flag_key = info[:flag_key]) &&
-           (@datafile_pushed || info[:experiment_id].nil?)
-          # Fast path. Without a datafile it is only taken when the SDK sent no experiment id:
-          # flagwire_on_flag_decision has no id parameters, and the JSON path keeps them.
-          rule_key = info[:rule_key]
-          variation_key = info[:variation_key]
-          dispatched = info[:decision_event_dispatched]
-          # The attributes' JSON (the listener's largest cost) only for a decision the core may
-          # turn into an event: it skips, whatever the datafile says, a decision without a rule or
-          # variation key, and (DESIGN §4 rule 2, with include_rollouts off) one whose decision
-          # event was not dispatched, e.g. every rollout decision when sendFlagDecisions is off.
-          attributes_json =
-            if @send_attributes && attributes && !attributes.empty? && rule_key && variation_key &&
-               (dispatched != false || !@undispatched_are_skipped)
-              Client.dump_json(attributes)
-            end
-          @native.on_flag_decision(user_id, flag_key, rule_key, variation_key, info[:enabled] ? 1 : 0,
-                                   dispatched.nil? ? -1 : (dispatched ? 1 : 0), attributes_json)
+        if type == FLAG && decision_info.is_a?(Hash)
+          attributes_json = Client.dump_json(attributes) if attributes && !attributes.empty?
+          record = DecisionRecord.encode(user_id, decision_info, attributes_json)
+          @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error|
+            Native.flagwire_on_decision_record(ptr, record, record.bytesize, out_error)
+          end
         else
-          @native.call(:flagwire_on_decision, notification_json(type, user_id, attributes, info),
-                       what: "listener", allow: LISTENER_ALLOW)
+          # Legacy types (feature, feature-test, ab-test, ...), which records do not carry: the
+          # whole notification, in ruby-sdk's snake_case, which the core reads (docs/design.md §4).
+          json = Client.dump_json({ "type" => type, "user_id" => user_id, "attributes" => attributes,
+                                    "decision_info" => decision_info })
+          @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error|
+            Native.flagwire_on_notification_json(ptr, json, json.bytesize, out_error)
+          end
         end
       LISTENER_RESULTS[status]
     rescue ClosedError
@@ -220,12 +201,16 @@ module Flagwire
     end
 
     # Gives the core the Optimizely datafile (JSON text, or a Hash) so rules are classified per flag
-    # from it. #attach does this on attach and on every config update.
+    # from it. #attach does this on attach and on every config update. The GVL is released while
+    # the core indexes it.
     # @raise [Flagwire::InvalidInputError] for an invalid datafile (the previous one is kept).
     def set_datafile(datafile)
       json = datafile.is_a?(String) ? datafile : Client.dump_json(datafile)
-      @native.call_waiting(:flagwire_set_datafile, json, what: "set_datafile", allow: [Status::OK])
-      @datafile_pushed = true
+      copy = Native.copy(json)
+      @native.call_waiting("set_datafile") do |ptr, out_error|
+        Native.flagwire_set_datafile_json(ptr, copy, json.bytesize, out_error)
+      end
+      true
     end
 
     # Queues any Segment message (track, identify, page, screen, group, alias), as a Hash or JSON
@@ -234,29 +219,33 @@ module Flagwire
     # @raise [Flagwire::InvalidInputError] when it is not a valid Segment message.
     def enqueue(message)
       json = message.is_a?(String) ? message : Client.dump_json(message)
-      @native.call(:flagwire_enqueue, json, what: "enqueue", allow: ENQUEUE_ALLOW) == Status::OK
+      @native.call("enqueue", ENQUEUE_ALLOW) do |ptr, out_error|
+        Native.flagwire_enqueue_json(ptr, json, json.bytesize, out_error)
+      end == Status::OK
     end
 
     # Waits until every event queued before the call is delivered (or has failed for good).
     # Other Ruby threads keep running meanwhile.
     # @return [Boolean] true when done, false when `timeout` (seconds) passed first (nothing is lost).
     def flush(timeout: DEFAULT_FLUSH_TIMEOUT)
-      @native.call_waiting(:flagwire_flush, Flagwire.milliseconds(timeout), what: "flush",
-                                                                            allow: [Status::OK, Status::TIMEOUT]) == Status::OK
+      ms = Flagwire.milliseconds(timeout)
+      @native.call_waiting("flush", FLUSH_ALLOW) { |ptr, _out_error| Native.flagwire_flush(ptr, ms) } == Status::OK
     end
 
-    # Counters since init in this process (DESIGN §6) plus :listener_errors (this binding's).
+    # Counters since init in this process (docs/design.md §6) plus :listener_errors (this binding's).
     # @return [Hash{Symbol=>Integer}] :decisions, :exposures, :skipped, :enqueued,
     #   :dropped_queue_full, :dropped_invalid, :dropped_too_large, :delivered, :failed, :retries,
     #   :batches, :bytes_sent, :queue_depth, :listener_errors
     def stats
-      json = @native.call_string(:flagwire_stats, what: "stats")
-      raise InternalError, "flagwire: stats: the library returned NULL" unless json
-
+      json = nil
+      @native.call("stats") do |ptr, _out_error|
+        json = Native.take_string(Native.flagwire_stats(ptr))
+        json ? Status::OK : Status::PANIC # NULL only for a panic caught at the boundary
+      end
       JSON.parse(json, symbolize_names: true).merge(listener_errors: @listener_errors)
     end
 
-    # Segment Profile API (DESIGN §7; needs the `profile:` option): the profile's traits as
+    # Segment Profile API (docs/design.md §7; needs the `profile:` option): the profile's traits as
     # Optimizely attributes, to pass to create_user_context. Cached (TTL + LRU) in the core; a miss
     # waits at most profile timeout_ms, on this thread only (the GVL is released).
     #
@@ -269,7 +258,7 @@ module Flagwire
     #   there is no such profile or the API is unavailable: decide without enrichment then.
     # @raise [Flagwire::ConfigError] without a `profile` config; InvalidInputError for a malformed identifier
     def profile_attributes(identifier = nil, **by_type)
-      json = profile_lookup(:flagwire_profile_attributes, "profile_attributes", identifier, by_type)
+      json = profile_lookup(Native::ProfileField::ATTRIBUTES, "profile_attributes", identifier, by_type)
       json && JSON.parse(json)
     end
 
@@ -277,12 +266,15 @@ module Flagwire
     # platforms (e.g. for a visitor known by anonymous_id). Same identifier, caching and statuses
     # as #profile_attributes. @return [String, nil]
     def profile_user_id(identifier = nil, **by_type)
-      profile_lookup(:flagwire_profile_user_id, "profile_user_id", identifier, by_type)
+      profile_lookup(Native::ProfileField::USER_ID, "profile_user_id", identifier, by_type)
     end
 
-    # The last error the core recorded on this client (any thread), or nil.
+    # The core's message for the last call on this client (any thread) that failed, or nil. Errors
+    # raised carry their own message; this is for the listener, which never raises.
     def last_error
-      @native.call_string(:flagwire_last_error, what: "last_error")
+      raise ClosedError.new("flagwire: last_error: the client is closed", status: Status::CLOSED) if closed?
+
+      @native.last_error
     end
 
     # Detaches, flushes (up to `timeout` seconds), stops the sender thread and frees the client.
@@ -320,17 +312,18 @@ module Flagwire
       @native.close(timeout)
     end
 
-    PROFILE_ALLOW = [Status::OK, Status::NOT_FOUND, Status::UNAVAILABLE].freeze
-
-    def profile_lookup(fn, what, identifier, by_type)
+    def profile_lookup(field, what, identifier, by_type)
       identifier = Client.profile_identifier(identifier, by_type)
-      out = FFI::MemoryPointer.new(:pointer) # NULL until the core writes a string (OK only)
+      copy = Native.copy(identifier)
+      out_value = FFI::MemoryPointer.new(:pointer) # NULL until the core writes a string (OK only)
       begin
-        status = @native.call_waiting(fn, identifier, out, what: what, allow: PROFILE_ALLOW)
+        status = @native.call_waiting(what, PROFILE_ALLOW) do |ptr, out_error|
+          Native.flagwire_profile_lookup(ptr, field, copy, identifier.bytesize, out_value, out_error)
+        end
       ensure
-        text = Native.take_string(out.read_pointer) # read and freed whatever happened
+        value = Native.take_string(out_value.read_pointer) # read and freed whatever happened
       end
-      status == Status::OK ? text : nil
+      status == Status::OK ? value : nil
     end
 
     # @api private: "type:value" from a String or one keyword (user_id: "u" -> "user_id:u").
@@ -343,13 +336,6 @@ module Flagwire
       end
       raise ArgumentError, "flagwire: a profile identifier is a String \"<type>:<value>\" or one keyword, " \
                            "e.g. user_id: \"u-123\"; got #{identifier.inspect} #{by_type.inspect}"
-    end
-
-    # The whole notification as JSON for flagwire_on_decision (legacy types, and flag decisions
-    # carrying ids while no datafile is known), in ruby-sdk's snake_case.
-    def notification_json(type, user_id, attributes, info)
-      info = info.except(*IGNORED_INFO_KEYS) if info.is_a?(Hash)
-      Client.dump_json({ "type" => type, "user_id" => user_id, "attributes" => attributes, "decision_info" => info })
     end
 
     # The OPTIMIZELY_CONFIG_UPDATE listener body (and attach's first push). Never raises.
