@@ -16,7 +16,7 @@ info = { flag_key: "checkout_flow", enabled: true, variables: {}, variation_key:
          experiment_id: "2001", variation_id: "5002" }
 expected = []
 decide = lambda do |user|
-  raise "not queued: #{user}" unless client.listener.call("flag", user, { "pid" => Process.pid }, info) == :ok
+  raise "not queued: #{user}" unless client.listener.call("flag", user, { "pid" => Process.pid }, info) == :queued
 
   expected << user
 end

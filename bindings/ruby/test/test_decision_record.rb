@@ -33,8 +33,15 @@ class TestDecisionRecord < Minitest::Test
       variation_id: "5002" }.merge(overrides)
   end
 
+  def encode(user_id, info, attributes_json, at_ms = 0)
+    out = Flagwire::RecordBuffer.new
+    length = Flagwire::DecisionRecord.write(out, user_id, info, attributes_json, at_ms)
+    assert_equal out.size, length
+    out.to_s
+  end
+
   def check(user_id, info, attributes_json, at_ms = 0, record = nil)
-    record ||= Flagwire::DecisionRecord.encode(user_id, info, attributes_json, at_ms)
+    record ||= encode(user_id, info, attributes_json, at_ms)
     got = decode(record)
     assert_equal 1, got[:format]
     assert_equal 0, got[:reserved]
@@ -85,20 +92,32 @@ class TestDecisionRecord < Minitest::Test
     check("u", info, nil, 1_795_255_200_123)
   end
 
-  # Appended back to back into one buffer: what flagwire_on_decision_records takes.
+  # Appended back to back into one buffer, which grows: what flagwire_on_decision_records takes.
   def test_records_appended_to_a_buffer
-    buffer = String.new(encoding: Encoding::BINARY)
-    Flagwire::DecisionRecord.encode("a", info, nil, 1, buffer)
-    first = buffer.bytesize
-    Flagwire::DecisionRecord.encode("bé", info(rule_key: nil), '{"k":1}', 2, buffer)
-    check("a", info, nil, 1, buffer.byteslice(0, first))
-    check("bé", info(rule_key: nil), '{"k":1}', 2, buffer.byteslice(first, buffer.bytesize - first))
+    out = Flagwire::RecordBuffer.new
+    first = Flagwire::DecisionRecord.write(out, "a", info, nil, 1)
+    Flagwire::DecisionRecord.write(out, "bé", info(rule_key: nil), '{"k":1}', 2)
+    200.times { |n| Flagwire::DecisionRecord.write(out, "user-#{n}", info, "{\"n\":#{n}}", n + 1) }
+    bytes = out.to_s
+    check("a", info, nil, 1, bytes.byteslice(0, first))
+    second = bytes.unpack1("V", offset: first)
+    check("bé", info(rule_key: nil), '{"k":1}', 2, bytes.byteslice(first, second))
+    at = first + second
+    200.times do |n|
+      len = bytes.unpack1("V", offset: at)
+      check("user-#{n}", info, "{\"n\":#{n}}", n + 1, bytes.byteslice(at, len))
+      at += len
+    end
+    assert_equal bytes.bytesize, at
+    out.clear
+    assert out.empty?
   end
 
-  def test_the_record_is_a_new_string_each_time
-    a = Flagwire::DecisionRecord.encode("u", info, nil)
-    b = Flagwire::DecisionRecord.encode("u", info, nil)
-    refute_same a, b
-    refute a.frozen?
+  # A value that is not a String raises before anything is written.
+  def test_a_bad_value_writes_nothing
+    out = Flagwire::RecordBuffer.new
+    assert_raises(NoMethodError) { Flagwire::DecisionRecord.write(out, "u", info(rule_key: :symbol), nil) }
+    assert_raises(NoMethodError) { Flagwire::DecisionRecord.write(out, 42, info, nil) }
+    assert out.empty?
   end
 end

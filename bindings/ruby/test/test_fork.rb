@@ -33,7 +33,7 @@ class TestFork < FlagwireTest::Case
     client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
     listener = client.listener
     parent_before = Array.new(10) { |i| uid("parent-before-#{i}") }
-    parent_before.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    parent_before.each { |u| assert_equal :queued, listener.call("flag", u, {}, treatment) }
     # One made on this thread before the fork: any per-thread id generator is now in use.
     parent_before << uid("parent-track-before")
     assert client.enqueue({ type: "track", userId: parent_before.last, event: "E" })
@@ -45,7 +45,7 @@ class TestFork < FlagwireTest::Case
     pid = fork do
       code = 1
       begin
-        child_users.each { |u| raise "not queued: #{u}" unless listener.call("flag", u, {}, treatment) == :ok }
+        child_users.each { |u| raise "not queued: #{u}" unless listener.call("flag", u, {}, treatment) == :queued }
         child_tracks.each { |u| raise "not queued: #{u}" unless client.enqueue({ type: "track", userId: u, event: "E" }) }
         stats = client.stats
         raise "child stats are not fresh: #{stats}" unless stats[:enqueued] == child_users.size + child_tracks.size
@@ -59,7 +59,7 @@ class TestFork < FlagwireTest::Case
     end
 
     parent_after = Array.new(5) { |i| uid("parent-after-#{i}") }
-    parent_after.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    parent_after.each { |u| assert_equal :queued, listener.call("flag", u, {}, treatment) }
     parent_tracks.each { |u| assert client.enqueue({ type: "track", userId: u, event: "E" }) }
     status = wait_child(pid)
     assert status.success?, "child exited with #{status.exitstatus}"
@@ -93,7 +93,7 @@ class TestFork < FlagwireTest::Case
       pid = fork do
         code = 1
         begin
-          raise "not queued" unless client.listener.call("flag", child_user, {}, treatment) == :ok
+          raise "not queued" unless client.listener.call("flag", child_user, {}, treatment) == :queued
 
           code = client.close(timeout: 10) == true ? 0 : 2
         ensure

@@ -186,6 +186,33 @@ module FlagwireTest
       Open3.capture3(env, "timeout", "-k", "5", timeout.to_s, RbConfig.ruby, "-I", LIB_DIR, *args)
     end
 
+    # Runs a script that makes `count` clients, uses each once (`use`: Ruby code with `c`, the
+    # client, and `id`, a user id made of uid("gc") and the client's number) and drops it, then
+    # collects garbage until a finalizer has closed a client or `within` seconds have passed.
+    # Returns [clients open before, after]; at_exit closes the rest.
+    def abandoned_clients(count, use, within:)
+      script = <<~RUBY
+        require "flagwire"
+        def make(i)
+          c = Flagwire::Client.new(write_key: "k", endpoint: ARGV[0], flush_interval_ms: 60_000, log_level: "off", close_timeout: 2)
+          id = "\#{ARGV[1]}-\#{i}"
+          #{use}
+          nil
+        end
+        #{count}.times { |i| make(i) }
+        before = Flagwire.open_clients
+        deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + #{within}
+        until Flagwire.open_clients < before || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+          GC.start(full_mark: true, immediate_sweep: true)
+          sleep 0.05
+        end
+        puts "\#{before} \#{Flagwire.open_clients}"
+      RUBY
+      out, err, status = ruby_process("-e", script, collector.url, uid("gc"))
+      assert status.success?, err
+      out.split.map(&:to_i)
+    end
+
     # A user id unique to this test run.
     def uid(name)
       "#{@run}-#{name}"

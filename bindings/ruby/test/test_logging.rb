@@ -36,7 +36,7 @@ class TestLogging < FlagwireTest::Case
   def test_a_debug_line_with_the_delivered_message_id_reaches_the_logger
     logger = RecordingLogger.new
     client = new_client(log_level: "debug", logger: logger)
-    assert_equal :ok, client.listener.call("flag", uid("logged"), {}, treatment)
+    assert_equal :queued, client.listener.call("flag", uid("logged"), {}, treatment)
     event = delivered(client).first
     message_id = event.fetch("messageId")
     lines = logger.all
@@ -80,7 +80,7 @@ class TestLogging < FlagwireTest::Case
     end
     client = new_client(log_level: "debug", logger: failing)
     _out, err = capture_subprocess_io do
-      10.times { |i| assert_equal :ok, client.listener.call("flag", uid("f#{i}"), {}, treatment) }
+      10.times { |i| assert_equal :queued, client.listener.call("flag", uid("f#{i}"), {}, treatment) }
       assert_equal 10, delivered(client).size
     end
     assert_match(/flagwire: sending/, err) # the line went to stderr instead

@@ -3,6 +3,9 @@
 require "json"
 require_relative "native_handle"
 require_relative "decision_record"
+require_relative "decision_batcher"
+require_relative "listener_errors"
+require_relative "json_text"
 require_relative "log_bridge"
 require_relative "optimizely"
 
@@ -33,18 +36,6 @@ module Flagwire
     PROFILE_ALLOW = [Status::OK, Status::NOT_FOUND, Status::UNAVAILABLE].freeze
 
     FLAG = OptimizelySDK::FLAG
-    # One reused generator state: JSON.generate builds a new one per call, which costs as much as
-    # the generation itself. Compact output only, so sharing it between threads is harmless.
-    JSON_STATE = JSON::State.new
-
-    # JSON text of `obj` through JSON_STATE. json 2.x does not unwind State#depth when generation
-    # raises (NaN, a bad encoding, ...), so reset it, or 100 errors would break every later call.
-    def self.dump_json(obj)
-      JSON_STATE.generate(obj)
-    rescue StandardError
-      JSON_STATE.depth = 0
-      raise
-    end
 
     # The attachment made by #attach: the notification center and the two listener ids.
     Attachment = Struct.new(:client, :notification_center, :decision_listener_id, :config_update_listener_id) do
@@ -80,16 +71,15 @@ module Flagwire
       Native.check(status, "init", detail: Native.take_error(out_error), allow: [Status::OK])
 
       @native = NativeHandle.new(out_client.read_pointer, close_timeout)
-      Flagwire.track(@native)
+      @errors = ListenerErrors.new
+      @batcher = DecisionBatcher.new(@native, @errors)
+      Flagwire.track(@native, @batcher)
       ObjectSpace.define_finalizer(self, self.class.finalizer(@native))
       @native.log_to(LogBridge.callback(logger || LogBridge.default_logger(options[:log_level] || "warn")))
 
       @attachment = nil
       @attach_lock = Mutex.new
-      @listener_errors = 0
-      @errors_lock = Mutex.new
-      @warned = {}
-      @listener = method(:on_decision)
+      @listener = method(:queue_decision)
     end
 
     # One client owns one native handle: a copy would close it twice.
@@ -103,36 +93,36 @@ module Flagwire
     # #attach registers it for you. Always the same object (the SDK refuses duplicates).
     attr_reader :listener
 
-    # The DECISION listener itself. It only converts (docs/design.md §8): a "flag" decision goes to
-    # the core as one decision record, any other notification as JSON; the core decides what is an
-    # exposure. Never raises (in ruby-sdk the first exception skips every later listener): errors
-    # are counted in stats[:listener_errors] and warned about once.
+    # What the listener calls. It only converts (docs/design.md §8); the core decides what is an
+    # exposure. A "flag" decision is kept with its decision time and handed to the core off this
+    # thread, as a decision record (DecisionBatcher); any other notification goes as JSON now.
+    # Never raises (in ruby-sdk the first exception skips every later listener): errors are
+    # counted in stats[:listener_errors] and warned about once; the core counts the decisions it
+    # refuses in stats[:dropped_invalid].
+    #
+    # @return [Symbol, nil] :queued for a flag decision (flush or stats hand it over at once);
+    #   otherwise as #on_decision.
+    def queue_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil)
+      return :queued if type == FLAG && decision_info.is_a?(Hash) && @batcher.add(self, user_id, attributes, decision_info)
+
+      on_decision(type, user_id, attributes, decision_info) # not a flag decision, or MAX_PENDING wait
+    rescue ClosedError
+      closed_note
+    rescue StandardError => e
+      @errors.failed(e)
+    end
+
+    # Hands one DECISION notification to the core now and returns its answer: a "flag" decision as
+    # a decision record, any other as JSON. Never raises, like the listener.
     #
     # @return [Symbol, nil] :ok (an event was queued), :skipped (not an exposure), :queue_full or
     #   :too_large (dropped and counted), nil after an error or after #close.
     def on_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil)
-      status =
-        if type == FLAG && decision_info.is_a?(Hash)
-          attributes_json = Client.dump_json(attributes) if attributes && !attributes.empty?
-          record = DecisionRecord.encode(user_id, decision_info, attributes_json)
-          @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error|
-            Native.flagwire_on_decision_record(ptr, record, record.bytesize, out_error)
-          end
-        else
-          # Legacy types (feature, feature-test, ab-test, ...), which records do not carry: the
-          # whole notification, in ruby-sdk's snake_case, which the core reads (docs/design.md §4).
-          json = Client.dump_json({ "type" => type, "user_id" => user_id, "attributes" => attributes,
-                                    "decision_info" => decision_info })
-          @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error|
-            Native.flagwire_on_notification_json(ptr, json, json.bytesize, out_error)
-          end
-        end
-      LISTENER_RESULTS[status]
+      LISTENER_RESULTS[decide_now(type, user_id, attributes, decision_info)]
     rescue ClosedError
-      listener_note(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
+      closed_note
     rescue StandardError => e
-      listener_note(:listener, "flagwire: listener error (counted in stats[:listener_errors]; " \
-                               "further ones are not printed): #{e.class}: #{e.message}", count: true)
+      @errors.failed(e)
     end
 
     # Registers the DECISION listener and an OPTIMIZELY_CONFIG_UPDATE listener (which pushes the
@@ -205,7 +195,7 @@ module Flagwire
     # the core indexes it.
     # @raise [Flagwire::InvalidInputError] for an invalid datafile (the previous one is kept).
     def set_datafile(datafile)
-      json = datafile.is_a?(String) ? datafile : Client.dump_json(datafile)
+      json = datafile.is_a?(String) ? datafile : JsonText.generate(datafile)
       copy = Native.copy(json)
       @native.call_waiting("set_datafile") do |ptr, out_error|
         Native.flagwire_set_datafile_json(ptr, copy, json.bytesize, out_error)
@@ -218,17 +208,18 @@ module Flagwire
     # @return [Boolean] true when queued, false when dropped (queue full, or over 32 KB; counted).
     # @raise [Flagwire::InvalidInputError] when it is not a valid Segment message.
     def enqueue(message)
-      json = message.is_a?(String) ? message : Client.dump_json(message)
+      json = message.is_a?(String) ? message : JsonText.generate(message)
       @native.call("enqueue", ENQUEUE_ALLOW) do |ptr, out_error|
         Native.flagwire_enqueue_json(ptr, json, json.bytesize, out_error)
       end == Status::OK
     end
 
-    # Waits until every event queued before the call is delivered (or has failed for good).
-    # Other Ruby threads keep running meanwhile.
+    # Hands the listener's pending decisions over, then waits until every event queued before the
+    # call is delivered (or has failed for good). Other Ruby threads keep running meanwhile.
     # @return [Boolean] true when done, false when `timeout` (seconds) passed first (nothing is lost).
     def flush(timeout: DEFAULT_FLUSH_TIMEOUT)
       ms = Flagwire.milliseconds(timeout)
+      @batcher.drain
       @native.call_waiting("flush", FLUSH_ALLOW) { |ptr, _out_error| Native.flagwire_flush(ptr, ms) } == Status::OK
     end
 
@@ -237,12 +228,13 @@ module Flagwire
     #   :dropped_queue_full, :dropped_invalid, :dropped_too_large, :delivered, :failed, :retries,
     #   :batches, :bytes_sent, :queue_depth, :listener_errors
     def stats
+      @batcher.drain # the counters then include every decision the listener has seen
       json = nil
       @native.call("stats") do |ptr, _out_error|
         json = Native.take_string(Native.flagwire_stats(ptr))
         json ? Status::OK : Status::PANIC # NULL only for a panic caught at the boundary
       end
-      JSON.parse(json, symbolize_names: true).merge(listener_errors: @listener_errors)
+      JSON.parse(json, symbolize_names: true).merge(listener_errors: @errors.count)
     end
 
     # Segment Profile API (docs/design.md §7; needs the `profile:` option): the profile's traits as
@@ -309,7 +301,31 @@ module Flagwire
 
         warn "flagwire: close: detach failed: #{e.class}: #{e.message}"
       end
+      @batcher.close(timeout) # the listener's pending decisions first
       @native.close(timeout)
+    end
+
+    # One notification to the core now; returns its status (see #on_decision).
+    def decide_now(type, user_id, attributes, decision_info)
+      if type == FLAG && decision_info.is_a?(Hash)
+        attributes_json = JsonText.generate(attributes) if attributes && !attributes.empty?
+        @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error, record|
+          DecisionRecord.write(record, user_id, decision_info, attributes_json)
+          Native.flagwire_on_decision_record(ptr, record.pointer, record.size, out_error)
+        end
+      else
+        # Legacy types (feature, feature-test, ab-test, ...), which records do not carry: the
+        # whole notification, in ruby-sdk's snake_case, which the core reads (docs/design.md §4).
+        json = JsonText.generate({ "type" => type, "user_id" => user_id, "attributes" => attributes,
+                                   "decision_info" => decision_info })
+        @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error|
+          Native.flagwire_on_notification_json(ptr, json, json.bytesize, out_error)
+        end
+      end
+    end
+
+    def closed_note
+      @errors.warn_once(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
     end
 
     def profile_lookup(field, what, identifier, by_type)
@@ -345,9 +361,8 @@ module Flagwire
     rescue ClosedError
       nil
     rescue StandardError => e
-      warn_once(:datafile, "flagwire: could not push the Optimizely datafile (rules are classified " \
-                           "without it until the next config update): #{e.class}: #{e.message}")
-      nil
+      @errors.warn_once(:datafile, "flagwire: could not push the Optimizely datafile (rules are classified " \
+                                   "without it until the next config update): #{e.class}: #{e.message}")
     end
 
     def check_listener_id!(id, what)
@@ -355,29 +370,6 @@ module Flagwire
 
       reason = id == -1 ? "this listener is already registered" : "the notification type or callback was refused"
       raise Error, "flagwire: attach: add_notification_listener(#{what}) returned #{id.inspect}: #{reason}"
-    end
-
-    # Counts and warns for the listener; itself never raises (not even in a signal trap, where no
-    # Mutex can be taken, or with a closed $stderr). Returns nil, the listener's error result.
-    def listener_note(key, message, count: false)
-      if count
-        begin
-          @errors_lock.synchronize { @listener_errors += 1 }
-        rescue ThreadError
-          @listener_errors += 1
-        end
-      end
-      warn_once(key, message)
-      nil
-    rescue StandardError
-      nil
-    end
-
-    def warn_once(key, message)
-      return if @warned[key]
-
-      @warned[key] = true
-      warn message
     end
   end
 end

@@ -68,23 +68,12 @@ module Flagwire
     # commit 1f4989f, "callbacks registered before fork will never actually fire after forking,
     # and just hang forever"): the child's sender thread would wait forever in its first log
     # line, and the child's close with it. Creating an FFI::Function from a block starts a new
-    # dispatcher there, so the child does that right after fork, as ffi 1.17.1 does itself.
+    # dispatcher there, so the child does that right after fork (Flagwire.after_fork_in_child),
+    # as ffi 1.17.1 does itself.
     def after_fork_in_child
+      return if FFI.respond_to?(:_async_cb_dispatcher_atfork_child) # ffi >= 1.17.1 does it
+
       FFI::Function.new(:void, []) {} if @callbacks_made
-    end
-
-    # Prepended to Process' singleton class (Process._fork, Ruby >= 3.1): runs in every child of
-    # fork, Process.fork, Kernel#fork and IO.popen("-").
-    module ForkHook
-      def _fork
-        pid = super
-        LogBridge.after_fork_in_child if pid.zero?
-        pid
-      end
-    end
-
-    unless FFI.respond_to?(:_async_cb_dispatcher_atfork_child) # ffi >= 1.17.1 restarts it itself
-      ::Process.singleton_class.prepend(ForkHook)
     end
   end
 end

@@ -82,6 +82,8 @@ module Flagwire
       # profile.timeout_ms, a flush deadline): the GVL is released, so their inputs are copied
       # into native memory first (NativeHandle#call_waiting).
       attach_function :flagwire_set_datafile_json, %i[pointer pointer size_t pointer], :int, blocking: true
+      # The listener's decisions, handed over off the SDK's thread (DecisionBatcher).
+      attach_function :flagwire_on_decision_records, %i[pointer pointer size_t pointer], :int, blocking: true
       attach_function :flagwire_profile_lookup, %i[pointer int pointer size_t pointer pointer], :int, blocking: true
       attach_function :flagwire_flush, %i[pointer uint32], :int, blocking: true
       attach_function :flagwire_shutdown, %i[pointer uint32], :int, blocking: true

@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "native"
+require_relative "decision_record"
 
 module Flagwire
   # Owns one `FlagwireClient *`, and the log callback registered on it, and makes their lifetime
@@ -10,7 +11,8 @@ module Flagwire
   #
   # * #call, for calls that never block: runs under a Mutex with the pointer read inside it, so
   #   #close can never free the client under a concurrent call (a thread switch can happen between
-  #   reading a pointer and calling through it). One `out_error` slot serves them all.
+  #   reading a pointer and calling through it). One `out_error` slot and one RecordBuffer serve
+  #   them all.
   # * #call_waiting, for calls that release the GVL (flush, the datafile, the Profile API): does NOT
   #   hold the Mutex while the call runs, so other threads' decisions go on; #close waits for them
   #   (they are bounded by their own deadlines) before it frees the client.
@@ -43,6 +45,8 @@ module Flagwire
       @close_lock = Mutex.new
       # The `char **out_error` of calls made under @lock (the core writes it only on failure).
       @out_error = FFI::MemoryPointer.new(:pointer)
+      # Where #call's callers write a decision record (under @lock, like the slot).
+      @scratch = RecordBuffer.new
       @log_callback = nil
       @last_error = nil
     end
@@ -61,14 +65,15 @@ module Flagwire
       @log_callback = callback
     end
 
-    # The call helper for calls that never block. Yields the live client pointer and the
-    # out_error slot; the block makes the call and returns its status. Returns the status when it
+    # The call helper for calls that never block. Yields the live client pointer, the out_error
+    # slot and an empty RecordBuffer; the block makes the call and returns its status. Returns the status when it
     # is OK, SKIPPED or in `allow`; otherwise raises the matching Flagwire::Error with the core's
     # message for this call.
     def call(what, allow = Status::SUCCESS)
       @lock.synchronize do
         ptr = @ptr or raise closed_error(what)
-        status = yield ptr, @out_error
+        @scratch.clear
+        status = yield ptr, @out_error, @scratch
         # OK and SKIPPED leave out_error untouched (docs/design.md §2.1): the hot path stops here.
         status <= Status::SKIPPED ? status : failed(status, what, allow, @out_error)
       end
@@ -107,6 +112,15 @@ module Flagwire
 
       # Mutexes cannot be taken in a signal trap; do it on a helper thread.
       Thread.new { close_now(timeout) }.value
+    end
+
+    # In a forked child: the threads that were inside calls (or held the locks) at fork do not
+    # exist here, so nothing is in flight.
+    def after_fork_in_child
+      @lock = Mutex.new
+      @idle = ConditionVariable.new
+      @close_lock = Mutex.new
+      @waiting_calls = 0
     end
 
     # The GC finalizer's close. Finalizers run with interrupts masked as in a signal trap: no Mutex
