@@ -17,10 +17,10 @@ module Flagwire
   # one flagwire_on_decision_records call, during which the GVL is released: the core's work runs
   # in parallel with Ruby code.
   #
-  # * The drainer starts with the first decision, lets a burst gather for LINGER seconds, hands it
-  #   over, and ends after IDLE seconds without decisions (the next one starts another). While it
-  #   runs it keeps its Client reachable, so the Client's finalizer never shuts the native client
-  #   down under a hand-over.
+  # * The drainer starts with the first decision, lets a burst gather for LINGER seconds or until
+  #   BATCH decisions wait, hands it over, and ends after IDLE seconds without decisions (the next
+  #   one starts another). While it runs it keeps its Client reachable, so the Client's finalizer
+  #   never shuts the native client down under a hand-over.
   # * Bounded: when MAX_PENDING decisions wait (the drainer cannot get the GVL), #add returns false
   #   and the listener hands its decision over itself: slower, never lost, never blocked.
   # * #drain hands over, on the calling thread, everything added before it; flush, stats and close
@@ -28,7 +28,8 @@ module Flagwire
   # * In a forked child, #after_fork_in_child drops what the parent had pending (the parent hands
   #   those over itself) and the next decision starts the child's own drainer.
   class DecisionBatcher
-    LINGER = 0.005
+    LINGER = 0.02
+    BATCH = 1_000
     IDLE = 2.0
     MAX_PENDING = 10_000
     FIELDS = 4 # per decision in @pending: at_ms, user_id, attributes, decision_info
@@ -58,8 +59,8 @@ module Flagwire
         if @drainer.nil?
           @drainer = Thread.new(owner) { |client| run(client) }
           @drainer.name = THREAD_NAME
-        elsif pending.size == FIELDS
-          @wake.signal # the first of a burst: the drainer may be waiting
+        elsif pending.size == FIELDS || pending.size == BATCH * FIELDS
+          @wake.signal # the first of a burst (the drainer may be idle), or a full batch (lingering)
         end
       end
       true
@@ -116,7 +117,7 @@ module Flagwire
     # The drainer thread's body. `_client` only keeps the Client reachable while it runs.
     def run(_client)
       until finished?
-        sleep LINGER # decisions carry their own time: waiting changes no timestamp
+        linger
         drain
       end
     rescue StandardError => e
@@ -134,6 +135,13 @@ module Flagwire
 
         @drainer = nil
         true
+      end
+    end
+
+    # Lets a burst gather (decisions carry their own time: waiting changes no timestamp).
+    def linger
+      @lock.synchronize do
+        @wake.wait(@lock, LINGER) if @pending.size < BATCH * FIELDS && !@closed
       end
     end
 
