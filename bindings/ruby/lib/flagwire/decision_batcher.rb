@@ -112,6 +112,7 @@ module Flagwire
       @pending = []
       @drainer = nil
       @records = RecordBuffer.new # written and handed over under @drain_lock
+      @json = JSON::State.new # used under @drain_lock too
     end
 
     # The drainer thread's body. `_client` only keeps the Client reachable while it runs.
@@ -169,7 +170,7 @@ module Flagwire
     # the stdlib JSON refuses, a value that is not a String) is counted and left out (nothing of
     # it is written: DecisionRecord.write raises before it writes).
     def encode(records, at_ms, user_id, attributes, info)
-      json = JsonText.generate(attributes) if attributes && !attributes.empty?
+      json = JsonText.generate(attributes, @json) if attributes && !attributes.empty?
       DecisionRecord.write(records, user_id, info, json, at_ms)
     rescue StandardError => e
       @errors.failed(e)
