@@ -103,7 +103,7 @@ class TestFork < FlagwireTest::Case
       status = wait_child(pid, timeout: 20)
       assert status.success?, "child exited with #{status.exitstatus}"
       child_lines = File.readlines(log).select { |l| l.include?("##{pid}]") }
-      assert(child_lines.any? { |l| l.include?("DEBUG -- flagwire: sending") && l.include?(child_user) }, child_lines.join)
+      assert(child_lines.any? { |l| l.include?("DEBUG -- flagwire: event: ") && l.include?(child_user) }, child_lines.join)
       assert_equal [uid("child"), uid("parent")], my_messages.map { |m| m["userId"] }.sort
     end
   end
@@ -118,7 +118,7 @@ class TestFork < FlagwireTest::Case
       assert_equal 3 * 11 + 2 * 5 + 2, expected.size
       assert_equal expected.sort, my_messages.map { |m| m["userId"] }.sort
       # Each worker (and the parent) logged its own delivery into its Logger, at exit.
-      senders = File.readlines(log).grep(/DEBUG -- flagwire: sending/).map { |l| l[/#(\d+)\]/, 1] }.uniq
+      senders = File.readlines(log).grep(/DEBUG -- flagwire: event: /).map { |l| l[/#(\d+)\]/, 1] }.uniq
       assert_equal 4, senders.size, File.read(log)
     end
   end

@@ -83,7 +83,7 @@ class TestLogging < FlagwireTest::Case
       10.times { |i| assert_equal :queued, client.listener.call("flag", uid("f#{i}"), {}, treatment) }
       assert_equal 10, delivered(client).size
     end
-    assert_match(/flagwire: sending/, err) # the line went to stderr instead
+    assert_match(/flagwire: event: /, err) # the line went to stderr instead
     assert_equal 0, client.stats[:listener_errors]
   end
 
@@ -100,7 +100,7 @@ class TestLogging < FlagwireTest::Case
     RUBY
     _out, err, status = ruby_process("-e", script, "debug")
     assert status.success?, err
-    assert_match(/^D, .* DEBUG -- flagwire: sending 1 events/, err)
+    assert_match(/^D, .* DEBUG -- flagwire: event: .*"userId":"u"/, err)
     assert_match(/^E, .* ERROR -- flagwire: batch of 1 events failed/, err)
     _out, err, status = ruby_process("-e", script, "off")
     assert status.success?, err

@@ -163,13 +163,11 @@ class TestNative < FlagwireTest::Case
   end
 
   def test_too_large_and_queue_full_return_false_and_are_counted
-    # max_queue_events bounds the queue, not the batch the sender has already taken off it, and the
-    # sender takes what is queued whenever it wakes (its first loop runs when its thread starts, so
-    # right after init it may race the first enqueue). Park it first, deterministically: it takes
-    # one event and blocks in a request the collector holds open; from then on nothing leaves the
-    # queue until close.
+    # max_queue_events bounds every event held, the request in flight included. Park the sender
+    # first, deterministically: it takes one event and blocks in a request the collector holds
+    # open (one request at a time); from then on nothing leaves until close.
     collector.script([{ hang: true }])
-    client = new_client(max_queue_events: 2, flush_interval_ms: 60_000, request_timeout_ms: 60_000,
+    client = new_client(max_queue_events: 3, max_in_flight: 1, flush_interval_ms: 60_000, request_timeout_ms: 60_000,
                         max_retries: 0, close_timeout: 0.5)
     assert client.enqueue({ type: "track", userId: uid("parked"), event: "E" })
     refute client.flush(timeout: 0) # wakes the sender (and times out at once)
