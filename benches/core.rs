@@ -1,3 +1,4 @@
+#![allow(deprecated)] // the ABI 1 fast path is measured beside ABI 2 for comparison
 //! `cargo bench --bench core`: the caller-thread cost of the hot path and the sender's delivered
 //! throughput to the local collector with gzip (DESIGN §9 goals: ≤ 300 ns per on_flag_decision,
 //! ≤ 2 µs per on_decision, ≥ 200,000 events/s delivered).
@@ -14,6 +15,10 @@ use flagwire::ffi::*;
 use flagwire::FlagwireStatus;
 use flagwire_collector::{Collector, CollectorOptions};
 use serde_json::json;
+
+#[path = "../tests/common/record.rs"]
+mod record;
+use record::Record;
 
 fn client(endpoint: &str, extra: serde_json::Value) -> *mut FlagwireClient {
     let mut cfg = json!({"write_key": "bench", "endpoint": endpoint, "max_queue_events": 1_000_000,
@@ -36,6 +41,21 @@ fn caller_cost(cr: &mut Criterion) {
     let attrs = c"{\"plan\":\"premium\",\"country\":\"DE\"}";
     let mut g = cr.benchmark_group("caller");
     g.throughput(Throughput::Elements(1));
+    // ABI 2: the decision record every binding sends (ids included, as the SDKs give them).
+    let mut exposure = Record::new("user-123456", "checkout_flow", Some("checkout_ab"), Some("treatment"));
+    exposure.experiment_id = Some("2001");
+    exposure.variation_id = Some("5002");
+    exposure.dispatched = 1;
+    exposure.attributes_json = Some(r#"{"plan":"premium","country":"DE"}"#);
+    let rec = exposure.encode();
+    g.bench_function("decision_record", |b| {
+        b.iter(|| unsafe { flagwire_on_decision_record(c, rec.as_ptr(), rec.len(), ptr::null_mut()) })
+    });
+    let skipped = Record { rule_key: Some("checkout_delivery"), variation_key: Some("on"), experiment_id: Some("6001"), variation_id: Some("7001"), ..exposure };
+    let rec_skipped = skipped.encode();
+    g.bench_function("decision_record_rollout_skipped", |b| {
+        b.iter(|| unsafe { flagwire_on_decision_record(c, rec_skipped.as_ptr(), rec_skipped.len(), ptr::null_mut()) })
+    });
     g.bench_function("on_flag_decision", |b| {
         b.iter(|| unsafe { flagwire_on_flag_decision(c, u.as_ptr(), f.as_ptr(), r.as_ptr(), v.as_ptr(), 1, 1, attrs.as_ptr()) })
     });
@@ -105,22 +125,23 @@ fn profile(cr: &mut Criterion) {
         json!({"profile": {"space_id": "spa", "access_token": "tok", "endpoint": col.url(), "account_bucketing": true,
                            "cache_ttl_ms": 3_600_000, "timeout_ms": 1000}}),
     );
-    let lookup = |id: &std::ffi::CStr| {
+    let lookup = |id: &str| {
         let mut out = ptr::null_mut();
-        let st = unsafe { flagwire_profile_attributes(c, id.as_ptr(), &mut out) };
+        let st = unsafe {
+            flagwire_profile_lookup(c, FlagwireProfileField::Attributes, id.as_ptr(), id.len(), &mut out, ptr::null_mut())
+        };
         unsafe { flagwire_string_free(out) };
         st
     };
-    assert_eq!(lookup(c"user_id:u1"), FlagwireStatus::Ok);
+    assert_eq!(lookup("user_id:u1"), FlagwireStatus::Ok);
     let mut g = cr.benchmark_group("profile");
-    g.bench_function("cached_attributes", |b| b.iter(|| lookup(c"user_id:u1")));
+    g.bench_function("cached_attributes", |b| b.iter(|| lookup("user_id:u1")));
     // Misses: distinct unknown ids (404, cached negatively afterwards), each one round trip.
     let mut n = 0u64;
     g.bench_function("miss_attributes_404", |b| {
         b.iter(|| {
             n += 1;
-            let id = CString::new(format!("user_id:nobody-{n}")).unwrap();
-            lookup(&id)
+            lookup(&format!("user_id:nobody-{n}"))
         })
     });
     g.finish();

@@ -4,6 +4,9 @@
 //! `cargo bench --bench outage` (env: OUTAGE_SECS=60, OUTAGE_RATE=100000,
 //! OUTAGE_QUEUE_EVENTS=10000, OUTAGE_QUEUE_BYTES=16777216). Exits non-zero over the limit.
 
+#[path = "../tests/common/record.rs"]
+mod record;
+use record::Record;
 use std::ffi::CString;
 use std::ptr;
 use std::time::{Duration, Instant};
@@ -50,15 +53,19 @@ fn main() {
 
     let start = Instant::now();
     let (mut offered, mut full, mut peak_seen) = (0u64, 0u64, 0u64);
-    let attrs = c"{\"plan\":\"enterprise\",\"country\":\"DE\",\"app_version\":\"5.12.0\"}";
+    let attrs = r#"{"plan":"enterprise","country":"DE","app_version":"5.12.0"}"#;
+    let mut rec = Vec::with_capacity(256);
     while start.elapsed() < Duration::from_secs(secs) {
         // Pace in slices of 1 ms.
         let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
         while offered < due {
-            let user = CString::new(format!("user-{offered}")).unwrap();
-            let st = unsafe {
-                flagwire_on_flag_decision(client, user.as_ptr(), c"checkout_flow".as_ptr(), c"checkout_ab".as_ptr(), c"treatment".as_ptr(), 1, 1, attrs.as_ptr())
-            };
+            let user = format!("user-{offered}");
+            let mut r = Record::new(&user, "checkout_flow", Some("checkout_ab"), Some("treatment"));
+            r.dispatched = 1;
+            r.attributes_json = Some(attrs);
+            rec.clear();
+            r.encode_into(&mut rec);
+            let st = unsafe { flagwire_on_decision_record(client, rec.as_ptr(), rec.len(), ptr::null_mut()) };
             match st {
                 FlagwireStatus::Ok => {}
                 FlagwireStatus::QueueFull => full += 1,

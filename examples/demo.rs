@@ -15,6 +15,10 @@ use flagwire::FlagwireStatus;
 use flagwire_collector::{Collector, CollectorOptions};
 use serde_json::{json, Value};
 
+#[path = "../tests/common/record.rs"]
+mod record;
+use record::Record;
+
 const WRITE_KEY: &str = "demo-write-key";
 
 /// A flag's rules in decision order: experiments, then delivery rules.
@@ -90,7 +94,9 @@ fn main() {
 
     let collector = Collector::start(CollectorOptions { print: true, write_keys: vec![WRITE_KEY.into()], ..Default::default() })
         .expect("start the local collector");
+    collector.set_datafile_json(&datafile_text).expect("the collector reads the datafile");
     println!("local Segment-compatible collector on {}", collector.url());
+    println!("live exposure page (per-variation split, SRM check): {}/", collector.url());
 
     let config = CString::new(
         json!({"write_key": WRITE_KEY, "endpoint": collector.url(), "flush_interval_ms": 200, "log_level": "warn"}).to_string(),
@@ -100,8 +106,8 @@ fn main() {
     let mut error = ptr::null_mut();
     let status = unsafe { flagwire_init(config.as_ptr(), &mut client, &mut error) };
     assert_eq!(status, FlagwireStatus::Ok, "init: {}", if error.is_null() { String::new() } else { take(error) });
-    let df = CString::new(datafile_text.as_str()).unwrap();
-    assert_eq!(unsafe { flagwire_set_datafile(client, df.as_ptr()) }, FlagwireStatus::Ok);
+    let df = datafile_text.as_bytes();
+    assert_eq!(unsafe { flagwire_set_datafile_json(client, df.as_ptr(), df.len(), ptr::null_mut()) }, FlagwireStatus::Ok);
 
     let flags = rules_by_flag(&datafile);
     let plans = ["free", "pro", "enterprise"];
@@ -120,22 +126,19 @@ fn main() {
             let dispatched = if rule.experiment && n % 50 == 0 { 0 } else if rule.experiment { 1 } else { 0 };
             let attrs = format!("{{\"plan\":\"{}\"}}", plans[n % plans.len()]);
             let status = if n % 2 == 0 {
-                // The allocation-light fast path, as the Go/Java/Ruby bindings call it.
-                let (u, f, r, v, a) = (
-                    CString::new(user.as_str()).unwrap(),
-                    CString::new(flag.as_str()).unwrap(),
-                    CString::new(rule.key.as_str()).unwrap(),
-                    CString::new(variation.as_str()).unwrap(),
-                    CString::new(attrs).unwrap(),
-                );
-                unsafe { flagwire_on_flag_decision(client, u.as_ptr(), f.as_ptr(), r.as_ptr(), v.as_ptr(), 1, dispatched, a.as_ptr()) }
+                // The fast path (a decision record), as the bindings call it.
+                let mut record = Record::new(&user, flag, Some(&rule.key), Some(&variation));
+                record.dispatched = dispatched as i8;
+                record.attributes_json = Some(&attrs);
+                let bytes = record.encode();
+                unsafe { flagwire_on_decision_record(client, bytes.as_ptr(), bytes.len(), ptr::null_mut()) }
             } else {
                 // The whole notification as JSON, as a Java SDK sends it.
                 let n = json!({"type": "flag", "userId": user, "attributes": serde_json::from_str::<Value>(&attrs).unwrap(),
                     "decisionInfo": {"flagKey": flag, "ruleKey": rule.key, "variationKey": variation, "enabled": true,
                     "experimentId": rule.id, "decisionEventDispatched": dispatched == 1, "variables": {}, "reasons": []}});
-                let n = CString::new(n.to_string()).unwrap();
-                unsafe { flagwire_on_decision(client, n.as_ptr()) }
+                let n = n.to_string();
+                unsafe { flagwire_on_notification_json(client, n.as_ptr(), n.len(), ptr::null_mut()) }
             };
             match (rule.experiment, dispatched) {
                 (true, 1) => {
@@ -164,9 +167,33 @@ fn main() {
     println!("  experiment decisions with DISABLE_DECISION_EVENT (not exposures): {disabled}");
     println!("collector received {} Experiment Viewed events in {} gzip'd /v1/batch requests", received.len(), requests.len());
     println!("client stats: {stats}");
-    if received.len() != expected {
+    let ok = received.len() == expected;
+    if ok {
+        println!("OK: every exposure arrived exactly once, no rollout was counted as an experiment.");
+    } else {
         eprintln!("MISMATCH: expected {expected} events, the collector holds {}", received.len());
-        std::process::exit(1);
     }
-    println!("OK: every exposure arrived exactly once, no rollout was counted as an experiment.");
+    // scripts/demo.sh sets this when run in a terminal: keep the page up until Ctrl-C.
+    if std::env::var_os("FLAGWIRE_DEMO_KEEP_UP").is_some() {
+        keep_up_until_ctrl_c(&collector.url());
+    }
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Serves the live page until SIGINT, then returns (so the exit status is still the demo's).
+fn keep_up_until_ctrl_c(url: &str) {
+    println!();
+    println!("live exposure page: {url}/  (the collector stays up; Ctrl-C to stop)");
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { libc::signal(libc::SIGINT, on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    while !INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!();
 }

@@ -1,4 +1,4 @@
-//! Profiling aid: calls `flagwire_on_flag_decision` in a tight loop (for perf / callgrind).
+//! Profiling aid: calls `flagwire_on_decision_record` in a tight loop (for perf / callgrind).
 //! `cargo run --release --example hotloop -- N`
 use std::ffi::CString;
 use std::ptr;
@@ -6,6 +6,10 @@ use std::ptr;
 use flagwire::ffi::*;
 use flagwire::FlagwireStatus;
 use flagwire_collector::{Collector, CollectorOptions};
+
+#[path = "../tests/common/record.rs"]
+mod record;
+use record::Record;
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
@@ -17,8 +21,12 @@ fn main() {
     .unwrap();
     let mut c = ptr::null_mut();
     assert_eq!(unsafe { flagwire_init(cfg.as_ptr(), &mut c, ptr::null_mut()) }, FlagwireStatus::Ok);
-    let df = CString::new(include_str!("../tests/data/minimal-datafile.json")).unwrap();
-    assert_eq!(unsafe { flagwire_set_datafile(c, df.as_ptr()) }, FlagwireStatus::Ok);
+    let df = include_str!("../tests/data/minimal-datafile.json");
+    assert_eq!(unsafe { flagwire_set_datafile_json(c, df.as_ptr(), df.len(), ptr::null_mut()) }, FlagwireStatus::Ok);
+    let mut r = Record::new("user-123456", "checkout_flow", Some("checkout_ab"), Some("treatment"));
+    r.dispatched = 1;
+    r.attributes_json = Some(r#"{"plan":"premium","country":"DE"}"#);
+    let rec = r.encode();
     let cpu = || {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
@@ -27,9 +35,7 @@ fn main() {
     let cpu_start = cpu();
     let start = std::time::Instant::now();
     for _ in 0..n {
-        let st = unsafe {
-            flagwire_on_flag_decision(c, c"user-123456".as_ptr(), c"checkout_flow".as_ptr(), c"checkout_ab".as_ptr(), c"treatment".as_ptr(), 1, 1, c"{\"plan\":\"premium\",\"country\":\"DE\"}".as_ptr())
-        };
+        let st = unsafe { flagwire_on_decision_record(c, rec.as_ptr(), rec.len(), ptr::null_mut()) };
         assert_eq!(st, FlagwireStatus::Ok);
     }
     let el = start.elapsed();

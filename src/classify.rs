@@ -16,14 +16,6 @@ pub enum RuleType {
 }
 
 impl RuleType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleType::Experiment => "experiment",
-            RuleType::Holdout => "holdout",
-            RuleType::Rollout => "rollout",
-        }
-    }
-
     fn of(kind: RuleKind) -> RuleType {
         match kind {
             RuleKind::Experiment => RuleType::Experiment,

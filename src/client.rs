@@ -2,11 +2,12 @@
 //! Everything here is plain Rust; `ffi` only converts arguments and delegates.
 
 use std::borrow::Cow;
+use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
@@ -15,7 +16,7 @@ use crate::decision::{attributes_text, parse_notification, Decision, DecisionTyp
 use crate::event::complete_message;
 use crate::exposures::{Exposures, Holding};
 use crate::fork;
-use crate::log::Logger;
+use crate::log::{FlagwireLogCallback, Logger};
 use crate::profile::{Lookup, ProfileClient};
 use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
@@ -25,8 +26,8 @@ pub struct Client {
     config: Arc<Config>,
     logger: Logger,
     datafile: ArcSwapOption<DatafileIndex>,
-    /// Raw `Arc<Pipeline>`; replaced (and the old one leaked) only in a forked child.
-    pipeline: AtomicPtr<Pipeline>,
+    /// Replaced only in a forked child, where the parent's is deliberately leaked (see `fork`).
+    pipeline: ArcSwap<Pipeline>,
     generation: AtomicU64,
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
@@ -56,6 +57,7 @@ pub enum ProfileField {
 }
 
 /// Arguments of the allocation-light fast path, borrowed from the caller.
+#[derive(Debug)]
 pub struct FlagDecision<'a> {
     pub user_id: &'a str,
     pub flag_key: &'a str,
@@ -63,7 +65,12 @@ pub struct FlagDecision<'a> {
     pub variation_key: Option<&'a str>,
     pub enabled: bool,
     pub decision_event_dispatched: Option<bool>,
+    /// The notification's `experimentId` / `variationId`, when the SDK gave them.
+    pub experiment_id: Option<&'a str>,
+    pub variation_id: Option<&'a str>,
     pub attributes_json: Option<&'a str>,
+    /// When the decision was made; `None` = now (read on the caller's thread).
+    pub at: Option<SystemTime>,
 }
 
 impl Client {
@@ -73,34 +80,28 @@ impl Client {
         fork::install();
         let generation = fork::generation();
         let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
-        let pipeline = Pipeline::start(Arc::clone(&config), logger)?;
-        let exposures = Exposures::for_pipeline(&config, logger, &pipeline);
-        logger.log(LogLevel::Info, || format!("started; endpoint {}", config.endpoint));
+        let pipeline = Arc::new(Pipeline::start(Arc::clone(&config), logger.clone())?);
+        let exposures = Exposures::for_pipeline(&config, &logger, &pipeline);
         Ok(Client {
+            exposures: AtomicPtr::new(Arc::into_raw(exposures) as *mut Exposures),
             config,
             logger,
             datafile: ArcSwapOption::empty(),
-            pipeline: AtomicPtr::new(Arc::into_raw(pipeline) as *mut Pipeline),
+            pipeline: ArcSwap::new(pipeline),
             generation: AtomicU64::new(generation),
             rebuild: Mutex::new(()),
             last_error: Mutex::new(None),
             profile,
-            exposures: AtomicPtr::new(Arc::into_raw(exposures) as *mut Exposures),
         })
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// The pipeline of this process; in a forked child the first call builds a fresh one.
-    fn pipeline(&self) -> &Pipeline {
+    fn pipeline(&self) -> Guard<Arc<Pipeline>> {
         let current = fork::generation();
         if self.generation.load(Ordering::Acquire) != current {
             self.after_fork(current);
         }
-        // Safety: pipelines are only freed by `shutdown`, which consumes the client.
-        unsafe { &*self.pipeline.load(Ordering::Acquire) }
+        self.pipeline.load()
     }
 
     #[cold]
@@ -109,16 +110,19 @@ impl Client {
         if self.generation.load(Ordering::Acquire) == current {
             return;
         }
-        match Pipeline::start(Arc::clone(&self.config), self.logger) {
+        match Pipeline::start(Arc::clone(&self.config), self.logger.clone()) {
             Ok(fresh) => {
-                // The parent holds and counts its own decisions; the child starts empty.
-                let exposures = Exposures::for_pipeline(&self.config, self.logger, &fresh);
+                let fresh = Arc::new(fresh);
+                // The parent holds and counts its own decisions; the child starts empty, and its
+                // datafile index gets counter slots of its own.
+                let exposures = Exposures::for_pipeline(&self.config, &self.logger, &fresh);
                 self.exposures.store(Arc::into_raw(exposures) as *mut Exposures, Ordering::Release);
                 if let Some(index) = self.datafile.load_full() {
                     self.datafile.store(Some(Arc::new(index.fresh_copy())));
                 }
-                // The parent's pipeline is deliberately leaked (see `fork`).
-                self.pipeline.store(Arc::into_raw(fresh) as *mut Pipeline, Ordering::Release);
+                // The parent's pipeline is deliberately leaked: its locks may be held by threads
+                // that do not exist in this process, so it is never dropped here (see `fork`).
+                std::mem::forget(self.pipeline.swap(fresh));
                 self.generation.store(current, Ordering::Release);
             }
             Err(e) => self.logger.log(LogLevel::Error, || format!("after fork: {e}")),
@@ -131,8 +135,19 @@ impl Client {
         unsafe { &*self.exposures.load(Ordering::Acquire) }
     }
 
+    /// Routes this client's log lines to the host's logger (None: stderr).
+    pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
+        self.logger.set_callback(callback, user_data);
+        // Said here rather than at init, so that it reaches the host's logger.
+        self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+    }
+
+    /// Records an error message for `flagwire_last_error` and for the current call's
+    /// `out_error` (ABI 2), when the caller asked for one.
     pub fn set_error(&self, message: impl Into<Cow<'static, str>>) {
-        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.into());
+        let message = message.into();
+        crate::call_error::offer(&message);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
 
     pub fn last_error(&self) -> Option<String> {
@@ -140,7 +155,7 @@ impl Client {
     }
 
     pub fn count_invalid(&self) {
-        bump(&self.pipeline().stats.dropped_invalid);
+        bump(&self.pipeline().stats().dropped_invalid);
     }
 
     pub fn set_datafile(&self, json: &str) -> Status {
@@ -153,7 +168,7 @@ impl Client {
                 let index = Arc::new(index);
                 self.datafile.store(Some(Arc::clone(&index)));
                 // After the store: see `Exposures::hold`.
-                self.exposures().release_with(pipeline, &index);
+                self.exposures().release_with(&pipeline, &index);
                 Status::Ok
             }
             Err(e) => {
@@ -166,15 +181,15 @@ impl Client {
     pub fn on_decision(&self, notification_json: &str) -> Status {
         let pipeline = self.pipeline();
         match parse_notification(notification_json) {
-            Ok(decision) => self.handle(decision, None, pipeline),
+            Ok(decision) => self.handle(decision, None, None, &pipeline),
             Err(DecodeError::UnknownType(t)) => {
-                bump(&pipeline.stats.decisions);
-                bump(&pipeline.stats.skipped);
+                bump(&pipeline.stats().decisions);
+                bump(&pipeline.stats().skipped);
                 self.logger.log(LogLevel::Debug, || format!("skipped: notification type {t:?} is not handled"));
                 Status::Skipped
             }
             Err(DecodeError::Invalid(message)) => {
-                bump(&pipeline.stats.dropped_invalid);
+                bump(&pipeline.stats().dropped_invalid);
                 self.set_error(message);
                 Status::InvalidJson
             }
@@ -184,7 +199,7 @@ impl Client {
     pub fn on_flag_decision(&self, args: &FlagDecision<'_>) -> Status {
         let pipeline = self.pipeline();
         if args.user_id.is_empty() || args.flag_key.is_empty() {
-            bump(&pipeline.stats.dropped_invalid);
+            bump(&pipeline.stats().dropped_invalid);
             self.set_error("on_flag_decision: `user_id` and `flag_key` must be non-empty");
             return Status::InvalidJson;
         }
@@ -196,35 +211,41 @@ impl Client {
             rule_key: args.rule_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             variation_key: args.variation_key.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             enabled: Some(args.enabled),
-            experiment_id: None,
-            variation_id: None,
+            experiment_id: args.experiment_id.filter(|s| !s.is_empty()).map(Cow::Borrowed),
+            variation_id: args.variation_id.filter(|s| !s.is_empty()).map(Cow::Borrowed),
             decision_event_dispatched: args.decision_event_dispatched,
             source: None,
         };
-        self.handle(decision, args.attributes_json, pipeline)
+        self.handle(decision, args.attributes_json, args.at, &pipeline)
     }
 
     /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures and held
     /// decisions: a skipped decision never pays for it.
-    fn handle<'a>(&self, mut decision: Decision<'a>, raw_attributes: Option<&'a str>, pipeline: &Pipeline) -> Status {
-        bump(&pipeline.stats.decisions);
+    fn handle<'a>(
+        &self,
+        mut decision: Decision<'a>,
+        raw_attributes: Option<&'a str>,
+        at: Option<SystemTime>,
+        pipeline: &Pipeline,
+    ) -> Status {
+        bump(&pipeline.stats().decisions);
         let mut attributes = raw_attributes.filter(|_| self.config.include_attributes);
         for attempt in 0.. {
             let datafile = self.datafile.load();
             let classified = classify(&decision, datafile.as_deref(), &self.config);
             if let Classification::Skip(reason) = classified {
-                bump(&pipeline.stats.skipped);
+                bump(&pipeline.stats().skipped);
                 self.logger.log(LogLevel::Debug, || {
                     format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
                 });
                 return Status::Skipped;
             }
-            let at = SystemTime::now();
+            let at = at.unwrap_or_else(SystemTime::now);
             if let Some(text) = attributes.take() {
                 match validate_attributes(text) {
                     Ok(valid) => decision.attributes = valid,
                     Err(message) => {
-                        bump(&pipeline.stats.dropped_invalid);
+                        bump(&pipeline.stats().dropped_invalid);
                         self.set_error(message);
                         return Status::InvalidJson;
                     }
@@ -249,10 +270,11 @@ impl Client {
 
     pub fn enqueue(&self, message_json: &str) -> Status {
         let pipeline = self.pipeline();
-        match complete_message(message_json, SystemTime::now()) {
-            Ok(message) => self.push(pipeline, Queued::json(message)),
+        let at = SystemTime::now();
+        match complete_message(message_json, at) {
+            Ok(message) => self.push(&pipeline, Queued::json(message, at)),
             Err(e) => {
-                bump(&pipeline.stats.dropped_invalid);
+                bump(&pipeline.stats().dropped_invalid);
                 self.set_error(e);
                 Status::InvalidJson
             }
@@ -284,7 +306,7 @@ impl Client {
     pub fn flush(&self, timeout: Duration) -> Status {
         let pipeline = self.pipeline();
         // Held decisions are resolved by the fallback rule, so the flush covers them too.
-        self.exposures().release_all(pipeline);
+        self.exposures().release_all(&pipeline);
         if pipeline.flush(timeout) {
             Status::Ok
         } else {
@@ -295,7 +317,7 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats.to_json(pipeline.queue_depth(), self.exposures().stats_json())
+        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), self.exposures().stats_json())
     }
 
     /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
@@ -337,8 +359,9 @@ impl Client {
         if !stopped {
             self.logger.log(LogLevel::Warn, || "shutdown: the sender is still in a request; leaving it to finish".into());
         }
-        // Safety: the pointers came from `Arc::into_raw` and are released exactly once, here.
-        drop(unsafe { Arc::from_raw(self.pipeline.load(Ordering::Acquire) as *const Pipeline) });
+        // A sender left in a hung request logs to stderr from now on, never into the host.
+        self.logger.set_callback(None, std::ptr::null_mut());
+        // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
         drop(unsafe { Arc::from_raw(self.exposures.load(Ordering::Acquire) as *const Exposures) });
         status
     }

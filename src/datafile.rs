@@ -312,10 +312,6 @@ impl DatafileIndex {
         Some(Found { rule: &self.rules[i], flag, flag_rule })
     }
 
-    pub fn has_flag(&self, flag_key: &str) -> bool {
-        self.flags.contains_key(flag_key)
-    }
-
     pub fn flag_count(&self) -> usize {
         self.flags.len()
     }

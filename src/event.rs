@@ -13,7 +13,7 @@ use crate::decision::Decision;
 
 const LIBRARY_CONTEXT: &str = concat!(r#"{"library":{"name":"flagwire","version":""#, env!("CARGO_PKG_VERSION"), r#""}}"#);
 
-pub const TIMESTAMP_LEN: usize = 24;
+pub(crate) const TIMESTAMP_LEN: usize = 24;
 
 /// ISO-8601 UTC with milliseconds, e.g. `2026-11-21T10:00:00.123Z` (24 bytes).
 pub fn format_timestamp(at: SystemTime, out: &mut Vec<u8>) {
@@ -255,7 +255,7 @@ impl PackedExposure {
         self.data
     }
 
-    fn at_ms(&self) -> i64 {
+    pub(crate) fn at_ms(&self) -> i64 {
         i64::from_le_bytes(self.data[..8].try_into().unwrap_or([0; 8]))
     }
 
@@ -386,7 +386,8 @@ impl<S: Sink> Properties<'_, S> {
     }
 }
 
-/// Serializes one Experiment Viewed track message (tests and debug logging).
+/// Serializes one Experiment Viewed track message (unit tests).
+#[cfg(test)]
 pub fn experiment_viewed(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Config, at: SystemTime) -> Vec<u8> {
     let packed = PackedExposure::pack(d, ids, config, at, Vec::new());
     let mut out = Vec::with_capacity(packed.serialized_len(config));
@@ -470,6 +471,7 @@ mod tests {
  "context":{"library":{"name":"flagwire","version":"0.1.0"}},
  "timestamp":"2026-11-21T10:00:00.123Z","messageId":"x"}"#).unwrap();
         expected["messageId"] = v["messageId"].clone();
+        expected["context"]["library"]["version"] = env!("CARGO_PKG_VERSION").into();
         assert_eq!(v, expected);
         assert_eq!(uuid::Uuid::parse_str(v["messageId"].as_str().unwrap()).unwrap().get_version_num(), 4);
     }

@@ -14,7 +14,7 @@ use crate::config::{Config, LogLevel};
 use crate::counts::ExposureCounts;
 use crate::datafile::DatafileIndex;
 use crate::decision::Decision;
-use crate::event::{experiment_viewed, PackedExposure};
+use crate::event::PackedExposure;
 use crate::hold::{Held, HoldBuffer, OwnedDecision};
 use crate::log::Logger;
 use crate::sender::{Pipeline, PushError, Queued};
@@ -58,26 +58,28 @@ impl Exposures {
     }
 
     /// A fresh one for `pipeline`, whose sender then releases expired held decisions on each wake.
-    pub fn for_pipeline(config: &Arc<Config>, logger: Logger, pipeline: &Pipeline) -> Arc<Exposures> {
-        let exposures = Arc::new(Exposures::new(Arc::clone(config), logger));
-        let hook = Arc::clone(&exposures);
-        pipeline.set_wake_hook(move |p| hook.release_expired(p));
+    pub fn for_pipeline(config: &Arc<Config>, logger: &Logger, pipeline: &Arc<Pipeline>) -> Arc<Exposures> {
+        let exposures = Arc::new(Exposures::new(Arc::clone(config), logger.clone()));
+        let (hook, weak) = (Arc::clone(&exposures), Arc::downgrade(pipeline));
+        pipeline.set_wake_hook(move || {
+            if let Some(pipeline) = weak.upgrade() {
+                hook.release_expired(&pipeline);
+            }
+        });
         exposures
     }
 
     /// Counts, logs and queues one exposure; `at` is when the decision was made.
     pub fn emit(&self, pipeline: &Pipeline, d: &Decision<'_>, ids: &ExposureIds<'_>, at: SystemTime) -> Result<(), PushError> {
-        let stats = &pipeline.stats;
+        let stats = pipeline.stats();
         bump(&stats.exposures);
         if ids.rule_type == Some(RuleType::Holdout) {
             bump(&stats.holdout_exposures);
         }
         let flag = d.flag_key.as_deref().or(ids.flag_key).unwrap_or("");
         self.counts.count(ids.counter, flag, d.rule_key.as_deref().unwrap_or(""), d.variation_key.as_deref().unwrap_or(""));
-        if self.logger.enabled(LogLevel::Debug) {
-            let message = experiment_viewed(d, ids, &self.config, at);
-            self.logger.log(LogLevel::Debug, || format!("event: {}", String::from_utf8_lossy(&message)));
-        }
+        // The event itself is logged (debug) by the sender when it is serialized, with the
+        // messageId that is sent.
         let packed = PackedExposure::pack(d, ids, &self.config, at, pipeline.spare_buffer());
         pipeline.push(Queued::exposure(packed, &self.config))
     }
@@ -87,7 +89,7 @@ impl Exposures {
         match classify(d, None, &self.config) {
             Classification::Exposure(ids) => self.emit(pipeline, d, &ids, at).map(|()| true),
             _ => {
-                bump(&pipeline.stats.skipped);
+                bump(&pipeline.stats().skipped);
                 Ok(false)
             }
         }
@@ -104,14 +106,14 @@ impl Exposures {
         let deadline = Instant::now() + Duration::from_millis(self.config.hold_timeout_ms);
         if hold.push(Held::new(OwnedDecision::new(d), at, deadline)) {
             self.held_now.store(hold.len(), Relaxed);
-            bump(&pipeline.stats.held);
+            bump(&pipeline.stats().held);
             self.logger.log(LogLevel::Debug, || {
                 let key = |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().unwrap_or("-").to_string();
                 format!("held {}/{}: the datafile does not list this rule; waiting for the next datafile", key(&d.flag_key), key(&d.rule_key))
             });
             Holding::Held
         } else {
-            bump(&pipeline.stats.hold_full);
+            bump(&pipeline.stats().hold_full);
             Holding::Full
         }
     }
@@ -169,7 +171,7 @@ impl Exposures {
                 )
             });
         }
-        let stats = &pipeline.stats;
+        let stats = pipeline.stats();
         for held in released {
             let d = held.decision.decision();
             bump(match why {

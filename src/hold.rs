@@ -141,10 +141,6 @@ impl HoldBuffer {
     pub fn len(&self) -> usize {
         self.queue.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -182,7 +178,7 @@ mod tests {
         assert_eq!(users(buf.take_expired(now + Duration::from_millis(1500))), ["b", "c"]);
         assert_eq!(buf.len(), 1);
         assert_eq!(users(buf.take_all()), ["a"]);
-        assert!(buf.is_empty());
+        assert_eq!(buf.len(), 0);
 
         let one = held("x", now).size;
         let mut small = HoldBuffer::new(100, 2 * one);

@@ -1,30 +1,36 @@
 //! flagwire: Optimizely Feature Experimentation DECISION notifications in, Segment
-//! "Experiment Viewed" batches out, behind a C ABI (see `include/flagwire.h` and DESIGN.md).
+//! "Experiment Viewed" batches out, behind a C ABI (see `include/flagwire.h` and docs/design.md).
+//!
+//! Only `ffi` (the exports) and the status type are public; everything else is internal.
 
-pub mod classify;
-pub mod client;
-pub mod config;
-pub mod counts;
-pub mod datafile;
-pub mod decision;
-pub mod event;
-pub mod exposures;
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::missing_safety_doc)]
+
+mod call_error;
+mod classify;
+mod client;
+mod config;
+mod counts;
+mod datafile;
+mod decision;
+mod endpoint;
+mod event;
+mod exposures;
 pub mod ffi;
 mod fork;
-pub mod hold;
-pub mod ids;
+mod hold;
+mod ids;
 mod log;
-pub mod profile;
-pub mod retry;
-pub mod sender;
-pub mod stats;
-pub mod status;
-pub mod transport;
+mod profile;
+mod record;
+mod retry;
+mod sender;
+mod stats;
+mod status;
+mod transport;
 
+pub use log::FlagwireLogLevel;
 pub use status::FlagwireStatus;
 
 /// The crate version, also sent as `context.library.version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Bumped on any incompatible change to the C ABI; bindings refuse to run on a mismatch.
-pub const ABI_VERSION: u32 = 1;
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");

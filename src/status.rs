@@ -2,7 +2,7 @@
 
 /// Result of every fallible flagwire function.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlagwireStatus {
     /// Success.
     Ok = 0,
@@ -30,4 +30,7 @@ pub enum FlagwireStatus {
     NotFound = 11,
     /// Profile API: error or timeout, and nothing cached.
     Unavailable = 12,
+    /// A binary argument is malformed (a decision record whose lengths do not add up, an unknown
+    /// record format); the message says which record and why. ABI 2.
+    InvalidArgument = 13,
 }

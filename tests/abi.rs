@@ -1,4 +1,5 @@
-//! The C ABI contract: statuses, NULL / UTF-8 / JSON / config checks, ownership, panics.
+//! The C ABI contract (ABI 2): statuses, NULL / UTF-8 / JSON / config checks, per-call errors,
+//! ownership, panics. The deprecated ABI 1 exports are covered in abi_v1.rs.
 
 mod common;
 
@@ -12,7 +13,8 @@ use std::ptr;
 fn version_and_abi() {
     let v = unsafe { CStr::from_ptr(flagwire_version()) }.to_str().unwrap();
     assert_eq!(v, env!("CARGO_PKG_VERSION"));
-    assert_eq!(flagwire_abi_version(), 1);
+    assert_eq!(flagwire_abi_version(), 2);
+    assert_eq!(flagwire_abi_version(), FLAGWIRE_ABI_VERSION);
 }
 
 #[test]
@@ -58,51 +60,45 @@ fn init_errors_name_the_key_and_leave_out_params_alone() {
 }
 
 #[test]
-fn every_function_accepts_null_safely() {
+fn every_function_accepts_null_safely_and_says_why_in_out_error() {
+    let mut err: *mut c_char = ptr::null_mut();
     unsafe {
-        assert_eq!(flagwire_set_datafile(ptr::null_mut(), c"{}".as_ptr()), Status::NullArgument);
-        assert_eq!(flagwire_on_decision(ptr::null_mut(), c"{}".as_ptr()), Status::NullArgument);
-        assert_eq!(
-            flagwire_on_flag_decision(ptr::null_mut(), c"u".as_ptr(), c"f".as_ptr(), ptr::null(), ptr::null(), 1, -1, ptr::null()),
-            Status::NullArgument
-        );
-        assert_eq!(flagwire_enqueue(ptr::null_mut(), c"{}".as_ptr()), Status::NullArgument);
+        let j = b"{}";
+        assert_eq!(flagwire_set_datafile_json(ptr::null_mut(), j.as_ptr(), 2, &mut err), Status::NullArgument);
+        assert!(take_string(err).unwrap().contains("NULL"));
+        assert_eq!(flagwire_on_notification_json(ptr::null_mut(), j.as_ptr(), 2, ptr::null_mut()), Status::NullArgument);
+        assert_eq!(flagwire_on_decision_record(ptr::null_mut(), j.as_ptr(), 2, ptr::null_mut()), Status::NullArgument);
+        assert_eq!(flagwire_on_decision_records(ptr::null_mut(), j.as_ptr(), 2, ptr::null_mut()), Status::NullArgument);
+        assert_eq!(flagwire_enqueue_json(ptr::null_mut(), j.as_ptr(), 2, ptr::null_mut()), Status::NullArgument);
+        assert_eq!(flagwire_set_log_callback(ptr::null_mut(), None, ptr::null_mut()), Status::NullArgument);
         assert_eq!(flagwire_flush(ptr::null_mut(), 10), Status::NullArgument);
         assert!(flagwire_stats(ptr::null()).is_null());
-        assert!(flagwire_last_error(ptr::null()).is_null());
         flagwire_string_free(ptr::null_mut());
         assert_eq!(flagwire_shutdown(ptr::null_mut(), 10), Status::Ok);
     }
     let col = collector();
     let client = TestClient::new(&config(&col.url(), json!({})));
-    let c = client.raw();
     unsafe {
-        assert_eq!(flagwire_set_datafile(c, ptr::null()), Status::NullArgument);
-        assert!(client.last_error().unwrap().contains("datafile_json"));
-        assert_eq!(flagwire_on_decision(c, ptr::null()), Status::NullArgument);
-        assert_eq!(flagwire_enqueue(c, ptr::null()), Status::NullArgument);
-        assert_eq!(
-            flagwire_on_flag_decision(c, ptr::null(), c"f".as_ptr(), ptr::null(), ptr::null(), 1, -1, ptr::null()),
-            Status::NullArgument
-        );
-        assert!(client.last_error().unwrap().contains("user_id"));
-        assert_eq!(
-            flagwire_on_flag_decision(c, c"u".as_ptr(), ptr::null(), ptr::null(), ptr::null(), 1, -1, ptr::null()),
-            Status::NullArgument
-        );
-        let bad = b"u\xc3\0";
-        assert_eq!(
-            flagwire_on_flag_decision(c, c"u".as_ptr(), c"f".as_ptr(), bad.as_ptr().cast(), c"v".as_ptr(), 1, -1, ptr::null()),
-            Status::InvalidUtf8
-        );
-        assert!(client.last_error().unwrap().contains("rule_key"));
-        assert_eq!(flagwire_on_decision(c, bad.as_ptr().cast()), Status::InvalidUtf8);
-        assert_eq!(flagwire_enqueue(c, bad.as_ptr().cast()), Status::InvalidUtf8);
+        for (i, f) in [flagwire_set_datafile_json, flagwire_on_notification_json, flagwire_on_decision_record, flagwire_on_decision_records, flagwire_enqueue_json]
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(client.call(|c, e| f(c, ptr::null(), 0, e)), Status::NullArgument, "function {i}");
+            assert!(client.last_error().unwrap().contains("NULL"), "function {i}");
+        }
     }
+    let bad = b"\"u\xc3\"";
+    assert_eq!(client.call(|c, e| unsafe { flagwire_on_notification_json(c, bad.as_ptr(), bad.len(), e) }), Status::InvalidUtf8);
+    assert_eq!(client.call(|c, e| unsafe { flagwire_enqueue_json(c, bad.as_ptr(), bad.len(), e) }), Status::InvalidUtf8);
+    let mut rec = Record::new("u", "f", Some("r"), Some("v")).encode();
+    rec[44] = 0xff;
+    assert_eq!(client.call(|c, e| unsafe { flagwire_on_decision_record(c, rec.as_ptr(), rec.len(), e) }), Status::InvalidUtf8);
+    assert!(client.last_error().unwrap().contains("user_id"));
     assert_eq!(client.flag("u", "f", Some("r"), Some("v"), true, 1, Some("[1]")), Status::InvalidJson);
     assert!(client.last_error().unwrap().contains("attributes"));
     assert_eq!(client.flag("u", "f", Some("r"), Some("v"), true, 1, Some("{")), Status::InvalidJson);
     assert_eq!(client.flag("", "f", Some("r"), Some("v"), true, 1, None), Status::InvalidJson);
+    assert!(client.last_error().unwrap().contains("user_id"));
     assert_eq!(client.decision("{\"type\":\"flag\"}"), Status::InvalidJson);
     assert!(client.last_error().unwrap().contains("userId"));
     assert_eq!(client.decision("not json"), Status::InvalidJson);
@@ -112,7 +108,7 @@ fn every_function_accepts_null_safely() {
     assert_eq!(col.messages().len(), 1);
     let stats = client.stats();
     assert_eq!(stat(&stats, "delivered"), 1);
-    assert!(stat(&stats, "dropped_invalid") >= 5);
+    assert!(stat(&stats, "dropped_invalid") >= 9, "{stats}");
 }
 
 #[test]
@@ -138,22 +134,27 @@ fn full_queue_drops_newest_without_blocking_and_keeps_the_rest() {
     let col = collector();
     // Every request hangs, so nothing drains while we fill the queue.
     col.script(vec![Step::Hang]);
-    let client = TestClient::new(&config(&col.url(), json!({"max_queue_events": 5, "batch_size": 1, "request_timeout_ms": 30000})));
+    let client = TestClient::new(&config(
+        &col.url(),
+        json!({"max_queue_events": 5, "batch_size": 1, "max_in_flight": 1, "request_timeout_ms": 30000}),
+    ));
     assert_eq!(client.flag("first", "f", Some("r"), Some("v"), true, 1, None), Status::Ok);
     assert!(wait_until(|| col.requests().len() == 1), "first batch should be in flight");
     let mut statuses = Vec::new();
     for i in 0..8 {
         statuses.push(client.flag(&format!("u{i}"), "f", Some("r"), Some("v"), true, 1, None));
     }
-    assert_eq!(statuses.iter().filter(|s| **s == Status::Ok).count(), 5, "{statuses:?}");
-    assert_eq!(&statuses[5..], &[Status::QueueFull; 3]);
+    // The bound counts everything held, the request in flight included: 1 + 4 more fit.
+    assert_eq!(statuses.iter().filter(|s| **s == Status::Ok).count(), 4, "{statuses:?}");
+    assert_eq!(&statuses[4..], &[Status::QueueFull; 4]);
     assert!(client.last_error().unwrap().contains("queue full"));
     let stats = client.stats();
-    assert_eq!(stat(&stats, "dropped_queue_full"), 3);
-    assert_eq!(stat(&stats, "enqueued"), 6);
+    assert_eq!(stat(&stats, "dropped_queue_full"), 4);
+    assert_eq!(stat(&stats, "enqueued"), 5);
+    assert_eq!(stat(&stats, "in_flight"), 1);
     // A flush cannot finish while the request hangs: TIMEOUT, nothing lost.
     assert_eq!(client.flush(200), Status::Timeout);
-    assert_eq!(stat(&client.stats(), "queue_depth"), 6);
+    assert_eq!(stat(&client.stats(), "queue_depth"), 5);
 }
 
 fn wait_until(mut f: impl FnMut() -> bool) -> bool {
@@ -167,12 +168,27 @@ fn wait_until(mut f: impl FnMut() -> bool) -> bool {
 }
 
 #[test]
-fn last_error_is_null_until_an_error() {
+fn each_call_gets_its_own_error_message_under_concurrency() {
     let col = collector();
     let client = TestClient::new(&config(&col.url(), json!({})));
-    assert_eq!(client.last_error(), None);
-    assert_eq!(client.decision("{"), Status::InvalidJson);
-    assert!(client.last_error().is_some());
+    // Two threads fail differently at the same time; each reads only its own message.
+    std::thread::scope(|s| {
+        for (json, needle) in [("{\"type\":\"flag\"}", "userId"), ("[1,2]", "object")] {
+            let client = &client;
+            s.spawn(move || {
+                for _ in 0..2000 {
+                    let mut err = ptr::null_mut();
+                    let st = unsafe { flagwire_on_notification_json(client.raw(), json.as_ptr(), json.len(), &mut err) };
+                    assert_eq!(st, Status::InvalidJson);
+                    let message = take_string(err).unwrap();
+                    assert!(message.contains(needle), "{json}: got another call's message: {message}");
+                }
+            });
+        }
+    });
+    // OK and SKIPPED never write out_error (TestClient::call asserts it).
+    assert_eq!(client.flag("u", "f", None, None, true, 1, None), Status::Skipped);
+    assert_eq!(client.flag("u", "f", Some("r"), Some("v"), true, 1, None), Status::Ok);
 }
 
 #[cfg(feature = "testing")]

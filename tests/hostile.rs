@@ -1,5 +1,6 @@
 //! Hostile input: random bytes, random JSON and random configs at every entry point. Only DESIGN §2
 //! statuses come back, nothing panics across the boundary, and the client keeps delivering.
+#![allow(deprecated)] // the ABI 1 exports get the same abuse as the ABI 2 ones
 
 mod common;
 
@@ -11,9 +12,10 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::OnceLock;
 
-const ALL: [Status; 13] = [
+const ALL: [Status; 14] = [
     Status::Ok, Status::Skipped, Status::NullArgument, Status::InvalidUtf8, Status::InvalidJson, Status::InvalidConfig,
     Status::QueueFull, Status::TooLarge, Status::Closed, Status::Timeout, Status::Panic, Status::NotFound, Status::Unavailable,
+    Status::InvalidArgument,
 ];
 
 fn shared() -> &'static (Collector, TestClient) {
@@ -102,6 +104,24 @@ proptest! {
             prop_assert!(ALL.contains(&flagwire_set_datafile(c, p)));
             prop_assert!(ALL.contains(&flagwire_on_flag_decision(c, p, p, p, p, 1, -1, p)));
             prop_assert!(ALL.contains(&flagwire_on_flag_decision(c, c"u".as_ptr(), c"f".as_ptr(), p, p, 0, 7, ptr::null())));
+            // ABI 2: pointer + length, NUL bytes included, and the same bytes as decision records.
+            let (raw, n) = (bytes.as_ptr(), bytes.len());
+            prop_assert!(ALL.contains(&flagwire_on_notification_json(c, raw, n, ptr::null_mut())));
+            prop_assert!(ALL.contains(&flagwire_enqueue_json(c, raw, n, ptr::null_mut())));
+            prop_assert!(ALL.contains(&flagwire_set_datafile_json(c, raw, n, ptr::null_mut())));
+            let mut e = ptr::null_mut();
+            prop_assert!(ALL.contains(&flagwire_on_decision_record(c, raw, n, &mut e)));
+            flagwire_string_free(e);
+            prop_assert!(ALL.contains(&flagwire_on_decision_records(c, raw, n, ptr::null_mut())));
+            // A valid header around random strings.
+            let mut r = Record::new("u", "f", None, None);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            r.rule_key = Some(&text);
+            r.attributes_json = Some(&text);
+            r.enabled = bytes.first().copied().unwrap_or(0) as i8;
+            r.dispatched = bytes.last().copied().unwrap_or(0) as i8;
+            let rec = r.encode();
+            prop_assert!(ALL.contains(&flagwire_on_decision_records(c, rec.as_ptr(), rec.len(), ptr::null_mut())));
             let mut out = ptr::null_mut();
             let mut err = ptr::null_mut();
             let st = flagwire_init(p, &mut out, &mut err);

@@ -15,7 +15,7 @@ import (
 
 // ABIVersion is the C ABI version this package was written for. New refuses to run against a
 // library that reports another one.
-const ABIVersion = 1
+const ABIVersion = 2
 
 // Compile-time checks that the header this package is built against has the numbers the Go
 // code uses: a mismatch is a constant index out of range, i.e. a build error.

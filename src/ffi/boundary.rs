@@ -68,7 +68,8 @@ pub unsafe fn required_str<'a>(ptr: *const c_char, name: &'static str) -> Result
     if ptr.is_null() {
         return Err(ArgError::Null(name));
     }
-    CStr::from_ptr(ptr).to_str().map_err(|_| ArgError::Utf8(name))
+    // Safety: per this function's contract.
+    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|_| ArgError::Utf8(name))
 }
 
 /// An optional string argument: NULL is `None`.
@@ -79,7 +80,48 @@ pub unsafe fn optional_str<'a>(ptr: *const c_char, name: &'static str) -> Result
     if ptr.is_null() {
         return Ok(None);
     }
-    required_str(ptr, name).map(Some)
+    // Safety: per this function's contract.
+    unsafe { required_str(ptr, name) }.map(Some)
+}
+
+/// A required pointer + length byte argument (ABI 2). NULL is refused even with `len == 0`.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes valid for the call.
+pub unsafe fn required_bytes<'a>(ptr: *const u8, len: usize, name: &'static str) -> Result<&'a [u8], ArgError> {
+    if ptr.is_null() {
+        return Err(ArgError::Null(name));
+    }
+    // Safety: per this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A required pointer + length UTF-8 string argument (ABI 2); NUL bytes are ordinary data.
+///
+/// # Safety
+/// As `required_bytes`.
+pub unsafe fn required_utf8<'a>(ptr: *const u8, len: usize, name: &'static str) -> Result<&'a str, ArgError> {
+    // Safety: per this function's contract.
+    let bytes = unsafe { required_bytes(ptr, len, name) }?;
+    std::str::from_utf8(bytes).map_err(|_| ArgError::Utf8(name))
+}
+
+/// Runs an ABI 2 export's body; when it fails (any status but OK and SKIPPED) and the caller
+/// passed `out_error`, writes the message recorded during this call there.
+///
+/// # Safety
+/// `out_error` is NULL or valid to write a pointer to.
+pub unsafe fn with_out_error(out_error: *mut *mut c_char, body: impl FnOnce() -> FlagwireStatus) -> FlagwireStatus {
+    if out_error.is_null() {
+        return body();
+    }
+    let (status, message) = crate::call_error::capture(body);
+    if !matches!(status, FlagwireStatus::Ok | FlagwireStatus::Skipped) {
+        let message = message.unwrap_or_else(|| format!("{status:?}"));
+        // Safety: per this function's contract.
+        unsafe { write_out_error(out_error, message) };
+    }
+    status
 }
 
 /// Hands a string to the caller; it must come back through `flagwire_string_free`.
@@ -101,6 +143,7 @@ pub fn into_c_string(s: String) -> *mut c_char {
 /// `out` is NULL or a valid pointer to write to.
 pub unsafe fn write_out_error(out: *mut *mut c_char, message: String) {
     if !out.is_null() {
-        *out = into_c_string(message);
+        // Safety: per this function's contract.
+        unsafe { *out = into_c_string(message) };
     }
 }

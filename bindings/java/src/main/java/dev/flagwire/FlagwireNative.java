@@ -30,7 +30,7 @@ final class FlagwireNative {
     private FlagwireNative() {}
 
     /** The ABI version this binding was written for (FLAGWIRE_ABI_VERSION in flagwire.h). */
-    static final int ABI_VERSION = 1;
+    static final int ABI_VERSION = 2;
     static final String LIBRARY_PATH_PROPERTY = "flagwire.library.path";
 
     private static final Throwable LOAD_FAILURE;

@@ -21,8 +21,8 @@ class LibraryTest {
 
     @Test
     void versionsAndTheLoadedFile() {
-        assertEquals("0.1.0", Flagwire.version());
-        assertEquals(1, Flagwire.abiVersion());
+        assertEquals("0.2.0", Flagwire.version());
+        assertEquals(2, Flagwire.abiVersion());
         assertEquals(Flagwire.expectedAbiVersion(), Flagwire.abiVersion());
         assertEquals(new File(System.getProperty("flagwire.library.path")).getAbsolutePath(), Flagwire.libraryFile());
     }
@@ -85,7 +85,7 @@ class LibraryTest {
         assertEquals(0, r.exit(), r.output());
         assertTrue(r.output().contains("abi 1"), r.output());
         assertTrue(r.output().contains("linux-x86-64"), "loaded from the bundled resource: " + r.output());
-        assertNotEquals(-1, r.output().indexOf("flagwire 0.1.0"));
+        assertNotEquals(-1, r.output().indexOf("flagwire 0.2.0"));
     }
 
     @Test
