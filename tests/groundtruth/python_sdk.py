@@ -3,7 +3,7 @@ datafile with A/B, MAB, targeted-delivery and Feature Rollout experiments, a mut
 and a local holdout, sendFlagDecisions on, DISABLE_DECISION_EVENT evaluations and forced decisions.
 A synchronous (forwarding) event processor hands each of the SDK's own impression events to a
 capturing dispatcher; a DECISION listener hands each notification, as JSON, to flagwire
-(libflagwire.so through ctypes), which sends to the test collector binary. Then:
+(libflagwire.so through ctypes, `flagwire_on_notification_json`), which sends to the test collector binary. Then:
 
   exactly one Experiment Viewed per impression that is not a rollout, with the same user, flag,
   rule, variation, experiment id and variation id, and ruleType `experiment` / `holdout`.
@@ -39,8 +39,8 @@ def load_flagwire(path):
     for name, args, res in [
         ("flagwire_abi_version", [], ctypes.c_uint32),
         ("flagwire_init", [ctypes.c_char_p, ctypes.POINTER(p), ctypes.POINTER(p)], ctypes.c_int),
-        ("flagwire_set_datafile", [p, ctypes.c_char_p], ctypes.c_int),
-        ("flagwire_on_decision", [p, ctypes.c_char_p], ctypes.c_int),
+        ("flagwire_set_datafile_json", [p, ctypes.c_char_p, ctypes.c_size_t, p], ctypes.c_int),
+        ("flagwire_on_notification_json", [p, ctypes.c_char_p, ctypes.c_size_t, p], ctypes.c_int),
         ("flagwire_flush", [p, ctypes.c_uint32], ctypes.c_int),
         ("flagwire_stats", [p], p),
         ("flagwire_string_free", [p], None),
@@ -48,7 +48,7 @@ def load_flagwire(path):
     ]:
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = args, res
-    assert lib.flagwire_abi_version() == 1, "ABI version mismatch"
+    assert lib.flagwire_abi_version() == 2, "ABI version mismatch"
     return lib
 
 
@@ -104,7 +104,8 @@ def run(lib_path, url, datafile, types, users):
     client, err = ctypes.c_void_p(), ctypes.c_void_p()
     config = {"write_key": WRITE_KEY, "endpoint": url, "flush_interval_ms": 200, "max_queue_events": 100000}
     assert lib.flagwire_init(json.dumps(config).encode(), ctypes.byref(client), ctypes.byref(err)) == OK
-    assert lib.flagwire_set_datafile(client, datafile.encode()) == OK
+    raw = datafile.encode()
+    assert lib.flagwire_set_datafile_json(client, raw, len(raw), None) == OK
 
     capture = Capture()
     sdk = optimizely.Optimizely(datafile=datafile, event_dispatcher=capture,
@@ -118,7 +119,8 @@ def run(lib_path, url, datafile, types, users):
         if decision_info.get("decision_event_dispatched") is False:
             not_dispatched[decision_info.get("rule_key") or ""] += 1
         note = {"type": kind, "user_id": user_id, "attributes": attributes, "decision_info": decision_info}
-        statuses[lib.flagwire_on_decision(client, json.dumps(note).encode())] += 1
+        raw = json.dumps(note).encode()
+        statuses[lib.flagwire_on_notification_json(client, raw, len(raw), None)] += 1
 
     sdk.notification_center.add_notification_listener(enums.NotificationTypes.DECISION, on_decision)
 
