@@ -16,6 +16,7 @@ pub mod retry;
 pub mod sender;
 pub mod stats;
 pub mod status;
+pub mod strict_json;
 pub mod transport;
 
 pub use status::FlagwireStatus;
