@@ -52,9 +52,7 @@ impl ProfileConfig {
         if self.access_token.is_empty() {
             return Err("config: `profile.access_token` is required".into());
         }
-        if self.timeout_ms == 0 || self.cache_max_entries == 0 {
-            return Err("config: `profile.timeout_ms` and `profile.cache_max_entries` must be at least 1".into());
-        }
+        // `timeout_ms`, `cache_ttl_ms` and `cache_max_entries` have ranges in config::NUMERIC_KEYS.
         crate::transport::check_endpoint(&self.endpoint, allow_insecure_http)
             .map_err(|e| format!("config: `profile.endpoint` {e}"))
     }
