@@ -69,6 +69,15 @@ fn profile(col_url: &str, extra: Value) -> Value {
     p
 }
 
+/// A collector serving one profile, `user_id:u1`.
+fn collector_with_profile() -> Collector {
+    let col = collector();
+    col.set_profiles(json!({"space_id": "spa_bounds", "access_token": "tok_bounds", "profiles": [
+        {"external_ids": [{"type": "user_id", "id": "u1"}], "traits": {"plan": "pro"}}]}))
+    .unwrap();
+    col
+}
+
 #[test]
 fn enormous_numbers_are_invalid_config_naming_key_and_range() {
     let col = collector();
@@ -98,10 +107,7 @@ fn enormous_numbers_are_invalid_config_naming_key_and_range() {
 
 #[test]
 fn the_profile_cache_is_not_allocated_up_front() {
-    let col = collector();
-    col.set_profiles(json!({"space_id": "spa_bounds", "access_token": "tok_bounds", "profiles": [
-        {"external_ids": [{"type": "user_id", "id": "u1"}], "traits": {"plan": "pro"}}]}))
-    .unwrap();
+    let col = collector_with_profile();
     for entries in [100_000u64, 1_000_000] {
         let cfg = config(&col.url(), json!({"profile": profile(&col.url(), json!({"cache_max_entries": entries}))}));
         let (client, largest) = largest_allocation(|| TestClient::new(&cfg));
@@ -114,10 +120,7 @@ fn the_profile_cache_is_not_allocated_up_front() {
 
 #[test]
 fn clients_at_the_edges_of_every_range_deliver() {
-    let col = collector();
-    col.set_profiles(json!({"space_id": "spa_bounds", "access_token": "tok_bounds", "profiles": [
-        {"external_ids": [{"type": "user_id", "id": "u1"}], "traits": {"plan": "pro"}}]}))
-    .unwrap();
+    let col = collector_with_profile();
     // Largest everywhere (except the waits a test cannot sit through), then smallest.
     let largest = json!({"batch_size": 2500, "max_queue_events": 10_000_000, "max_queue_bytes": 1u64 << 32, "max_retries": 100,
                          "backoff_base_ms": 60_000, "backoff_max_ms": 3_600_000, "request_timeout_ms": 600_000,
