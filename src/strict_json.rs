@@ -11,12 +11,20 @@ use std::collections::{HashMap, HashSet};
 const MAX_DEPTH: usize = 128;
 
 /// The text is not JSON (or nests deeper than [`MAX_DEPTH`]): nothing in it can be salvaged.
-#[derive(Debug, PartialEq, Eq)]
-pub struct SyntaxError(pub String);
+/// Small and `Copy`, so the scan's results stay in registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub what: &'static str,
+    /// Byte offset, `None` when the whole text is at fault.
+    pub at: Option<usize>,
+}
 
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self.at {
+            Some(at) => write!(f, "{} at byte {at}", self.what),
+            None => f.write_str(self.what),
+        }
     }
 }
 
@@ -68,8 +76,9 @@ impl<'a> Scanner<'a> {
         Scanner { text, b: text.as_bytes(), pos: 0, depth: 0, fault: None }
     }
 
-    fn syntax<T>(&self, what: &str) -> Result<T, SyntaxError> {
-        Err(SyntaxError(format!("{what} at byte {}", self.pos)))
+    #[cold]
+    fn syntax<T>(&self, what: &'static str) -> Result<T, SyntaxError> {
+        Err(SyntaxError { what, at: Some(self.pos) })
     }
 
     fn note(&mut self, fault: String) {
@@ -120,7 +129,7 @@ impl<'a> Scanner<'a> {
     fn enter(&mut self) -> Result<(), SyntaxError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.syntax(&format!("nesting deeper than {MAX_DEPTH} levels"));
+            return self.syntax("nesting deeper than 128 levels");
         }
         self.pos += 1;
         Ok(())
@@ -210,11 +219,16 @@ impl<'a> Scanner<'a> {
     }
 
     /// The string at `pos` (a `"`); leaves `pos` after the closing quote.
+    #[inline(always)]
     fn string(&mut self) -> Result<Str<'a>, SyntaxError> {
         self.pos += 1;
         let start = self.pos;
         let mut escaped = false;
         loop {
+            // Plain bytes first, in a tight loop: most strings have nothing to look at.
+            let rest = &self.b[self.pos..];
+            let plain = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).unwrap_or(rest.len());
+            self.pos += plain;
             match self.b.get(self.pos) {
                 Some(b'"') => {
                     let s = Str { raw: &self.text[start..self.pos], escaped };
@@ -225,13 +239,13 @@ impl<'a> Scanner<'a> {
                     escaped = true;
                     self.escape()?;
                 }
-                Some(0..=0x1f) => return self.syntax("control character in a string"),
-                Some(_) => self.pos += 1,
+                Some(_) => return self.syntax("control character in a string"),
                 None => return self.syntax("unterminated string"),
             }
         }
     }
 
+    #[inline(never)]
     fn escape(&mut self) -> Result<(), SyntaxError> {
         match self.b.get(self.pos + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
@@ -267,7 +281,7 @@ impl<'a> Scanner<'a> {
         let digits = self.b.get(at..at + 4).and_then(|d| std::str::from_utf8(d).ok());
         match digits.and_then(|d| u16::from_str_radix(d, 16).ok()) {
             Some(unit) if digits.is_some_and(|d| d.bytes().all(|b| b.is_ascii_hexdigit())) => Ok(unit),
-            _ => Err(SyntaxError(format!("invalid \\u escape at byte {at}"))),
+            _ => Err(SyntaxError { what: "invalid \\u escape", at: Some(at) }),
         }
     }
 
@@ -363,8 +377,8 @@ fn unescape(raw: &str) -> String {
 /// Strictly checks a whole JSON text: `Err` names the first problem (syntax or value).
 pub fn check(text: &str) -> Result<(), String> {
     let mut s = Scanner::new(text);
-    s.value().map_err(|e| e.0)?;
-    s.at_end().map_err(|e| e.0)?;
+    s.value().map_err(|e| e.to_string())?;
+    s.at_end().map_err(|e| e.to_string())?;
     s.fault.map_or(Ok(()), Err)
 }
 
@@ -385,8 +399,8 @@ pub fn object_members(text: &str) -> Result<Vec<(Cow<'_, str>, &str)>, String> {
         }
         out.push((m.key.decoded(), m.value));
     })
-    .map_err(|e| e.0)?;
-    s.at_end().map_err(|e| e.0)?;
+    .map_err(|e| e.to_string())?;
+    s.at_end().map_err(|e| e.to_string())?;
     s.fault.map_or(Ok(out), Err)
 }
 
@@ -445,7 +459,7 @@ pub fn attributes(text: &str) -> Result<Attributes<'_>, SyntaxError> {
             s.at_end()?;
             return Ok(Attributes { text: None, dropped: 0, problem: None });
         }
-        _ => return Err(SyntaxError("must be a JSON object".into())),
+        _ => return Err(SyntaxError { what: "must be a JSON object", at: None }),
     }
     let (mut count, mut dirty) = (0u32, false);
     s.members(|_, m| {
