@@ -94,4 +94,4 @@ function tristate(v) {
   return v === true ? 1 : v === false ? 0 : 0xff;
 }
 
-module.exports = { RecordWriter, HEADER_LEN };
+module.exports = { RecordWriter, HEADER_LEN, FORMAT_FLAG_DECISION };

@@ -148,16 +148,17 @@ test('the listener: outcomes, and failures counted, warned once, never thrown', 
 });
 
 test('queue full: the decision is dropped and counted, the caller never waits', async () => {
-  // logLevel off: the sender left in the hung request (close leaves it to finish) stays quiet.
-  const fw = new Client(clientOptions(collector, { maxQueueEvents: 5, batchSize: 1, logLevel: 'off' }));
+  // One request at a time, held open by the collector: nothing leaves while the queue fills.
+  // logLevel off: the sender left in that request (close leaves it to finish) stays quiet.
+  const fw = new Client(clientOptions(collector, { maxQueueEvents: 5, batchSize: 1, maxInFlight: 1, logLevel: 'off' }));
   await collector.script([{ hang: true }]);
   fw.onDecision(flagDecision('first'));
-  // The sender takes the first event into the request the collector holds open.
   assert.equal(await eventually(async () => (await collector.control('/_test/count')).requests === 1), true);
+  // The bound counts what is held, the event in the hung request included: 4 more fit.
   const outcomes = [];
   for (let i = 0; i < 8; i++) outcomes.push(fw.onDecision(flagDecision(`u${i}`)));
-  assert.deepEqual(outcomes, ['ok', 'ok', 'ok', 'ok', 'ok', 'queue_full', 'queue_full', 'queue_full']);
-  assert.equal(fw.stats().dropped_queue_full, 3);
+  assert.deepEqual(outcomes, ['ok', 'ok', 'ok', 'ok', 'queue_full', 'queue_full', 'queue_full', 'queue_full']);
+  assert.equal(fw.stats().dropped_queue_full, 4);
   assert.equal(fw.enqueue({ type: 'track', userId: 'u', event: 'E' }), false);
   await fw.close(200);
 });

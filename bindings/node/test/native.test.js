@@ -22,6 +22,14 @@ test('the status table is the header\'s', () => {
   assert.equal(flagwire.statusName(6), 'QUEUE_FULL');
 });
 
+test('the record layout constants are the header\'s', () => {
+  const header = fs.readFileSync(path.join(repo, 'include', 'flagwire.h'), 'utf8');
+  const define = (name) => Number(header.match(new RegExp(`#define ${name} (\\d+)`))[1]);
+  const record = require('../lib/record');
+  assert.equal(record.HEADER_LEN, define('FLAGWIRE_RECORD_HEADER_LEN'));
+  assert.equal(record.FORMAT_FLAG_DECISION, define('FLAGWIRE_RECORD_FORMAT_FLAG_DECISION'));
+});
+
 test('loads the bundled library and checks ABI 2', () => {
   assert.equal(flagwire.abiVersion, 2);
   assert.equal(flagwire.version, '0.2.0');
