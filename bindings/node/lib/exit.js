@@ -3,9 +3,10 @@
 // signals"). Installed while at least one client with closeOnExit is open.
 //  - beforeExit (the loop ran dry): close every open client; the loop then runs dry again and the
 //    process exits as it would have.
-//  - SIGTERM / SIGINT with no other listener: close every open client, then re-raise the signal
-//    with the default handler restored, so the process still dies of that signal. With other
-//    listeners the application owns the signal: flush only, and let it decide.
+//  - SIGTERM / SIGINT with no other listener: close every open client, then raise the signal again
+//    with the default handling restored (the listeners went away with the last client), so the
+//    process still dies of that signal. With other listeners the application owns the signal:
+//    flush only, and let it decide.
 //  - exit (process.exit(), an uncaught exception, or after the above): a synchronous flush of every
 //    client still open, bounded by its closeTimeoutMs, with log lines on stderr (no loop is left).
 
@@ -13,7 +14,6 @@ const open = new Set();
 const FLUSH_AT_EXIT = Symbol('flagwire.flushAtExit');
 const SIGNALS = ['SIGTERM', 'SIGINT'];
 let installed = false;
-let signalled = false;
 
 /** Hooks call a client's `close()` (async), `flush()` and `[FLUSH_AT_EXIT]()` (sync). */
 function register(client) {
@@ -51,14 +51,9 @@ function onSignal(signal) {
     for (const c of open) c.flush(c.closeTimeoutMs).catch(() => {});
     return;
   }
-  if (signalled) return reraise(signal); // a second signal while closing: stop waiting
-  signalled = true;
-  closeAll().then(() => reraise(signal));
-}
-
-function reraise(signal) {
-  uninstall();
-  process.kill(process.pid, signal);
+  // Closing unregisters every client, which removes these listeners at once: a second signal
+  // during the close gets Node's default handling. Once closed, the same signal again.
+  closeAll().then(() => process.kill(process.pid, signal));
 }
 
 function onExit() {

@@ -1,7 +1,7 @@
 /* The native half of the Node binding: a Node-API addon that loads libflagwire with dlopen and
  * hands each ABI 2 call over with the smallest conversion (docs/design.md §2, §8). It decides
- * nothing: statuses and messages go back to lib/native.js, whose one call helper turns them into
- * results and errors.
+ * nothing: statuses and messages go back to JS, where the client's one call helper
+ * (lib/client.js) turns them into results and errors.
  *
  * Three things JS cannot do alone, and why they live here rather than in an FFI module:
  * - Blocking calls (flush, shutdown, Profile API lookup) run on libuv's thread pool (napi async

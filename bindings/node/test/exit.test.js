@@ -2,20 +2,15 @@
 // Events queued when the process ends are delivered, and it ends as it would have without
 // flagwire: same exit code, same signal (README "Exit and signals").
 
-const { test, before, after, beforeEach } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const readline = require('node:readline');
 const { spawn } = require('node:child_process');
-const { startCollector } = require('./helpers');
+const { useCollector } = require('./helpers');
 
 const app = path.join(__dirname, 'fixtures', 'exit-app.js');
-let collector;
-before(async () => {
-  collector = await startCollector();
-});
-after(() => collector.stop());
-beforeEach(() => collector.reset());
+const collector = useCollector();
 
 /** Runs the app; `whenReady(child)` runs once it printed "ready". Resolves {code, signal, stderr}. */
 function run(mode, whenReady = () => {}) {
@@ -65,6 +60,24 @@ test('SIGINT likewise', async () => {
   const r = await run('signal', (child) => child.kill('SIGINT'));
   assert.deepEqual([r.code, r.signal], [null, 'SIGINT'], r.stderr);
   await assertDelivered('signal');
+});
+
+test('a second SIGTERM while closing stops waiting: the process dies of it', async () => {
+  await collector.script([{ hang: true }]); // the close's request never gets an answer
+  let poll;
+  const r = await run('signal-slow', (child) => {
+    child.kill('SIGTERM');
+    // Once the close's request is held open, signal again.
+    poll = setInterval(async () => {
+      if ((await collector.control('/_test/count')).requests > 0 && poll) {
+        clearInterval(poll);
+        poll = null;
+        child.kill('SIGTERM');
+      }
+    }, 20);
+  });
+  clearInterval(poll);
+  assert.deepEqual([r.code, r.signal], [null, 'SIGTERM'], 'not the harness\'s SIGKILL after 30 s');
 });
 
 test('SIGTERM the application handles: flagwire flushes and leaves the exit to it', async () => {

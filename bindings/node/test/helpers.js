@@ -2,6 +2,7 @@
 // Shared by the tests and benchmarks: the project's Segment-compatible collector binary
 // (target/release/flagwire-collector, 127.0.0.1 only) and its /_test/ control routes.
 
+const { before, after, beforeEach } = require('node:test');
 const { spawn } = require('child_process');
 const path = require('path');
 const readline = require('readline');
@@ -62,9 +63,22 @@ class Collector {
   }
 }
 
+/** One collector for the calling test file, reset before each test (filled in by `before`). */
+function useCollector() {
+  const collector = new Collector(null, null);
+  before(async () => {
+    const started = await startCollector();
+    collector.url = started.url;
+    collector.child = started.child;
+  });
+  after(() => collector.stop());
+  beforeEach(() => collector.reset());
+  return collector;
+}
+
 /** Options for a client sending to `collector` quickly. */
 function clientOptions(collector, extra = {}) {
   return { writeKey: 'node-test-key', endpoint: collector.url, flushIntervalMs: 50, closeOnExit: false, ...extra };
 }
 
-module.exports = { startCollector, clientOptions, repo, dataDir };
+module.exports = { startCollector, useCollector, clientOptions, repo, dataDir };

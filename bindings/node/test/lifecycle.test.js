@@ -1,17 +1,12 @@
 'use strict';
 // Options, enqueue, flush off the event loop, close, stats, listener failures.
 
-const { test, before, after, beforeEach } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { Client, FlagwireError, STATUS } = require('..');
-const { startCollector, clientOptions } = require('./helpers');
+const { useCollector, clientOptions } = require('./helpers');
 
-let collector;
-before(async () => {
-  collector = await startCollector();
-});
-after(() => collector.stop());
-beforeEach(() => collector.reset());
+const collector = useCollector();
 
 const flagDecision = (userId, extra = {}) => ({
   type: 'flag', userId, attributes: { plan: 'pro' },

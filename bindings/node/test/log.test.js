@@ -1,19 +1,14 @@
 'use strict';
 // Log lines from flagwire's threads reach onLog on the event loop (docs/design.md §2.4).
 
-const { test, before, after, beforeEach } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { Client } = require('..');
-const { startCollector, clientOptions } = require('./helpers');
+const { useCollector, clientOptions } = require('./helpers');
 
-let collector;
-before(async () => {
-  collector = await startCollector();
-});
-after(() => collector.stop());
-beforeEach(() => collector.reset());
+const collector = useCollector();
 
 const decision = (userId) => ({
   type: 'flag', userId, attributes: {},

@@ -2,19 +2,14 @@
 // The real @optimizely/optimizely-sdk deciding offline for thousands of users, flagwire attached:
 // exactly the exposures the SDK's own decisions imply arrive at the collector, once each.
 
-const { test, before, after, beforeEach } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { Client } = require('..');
-const { startCollector, clientOptions } = require('./helpers');
+const { useCollector, clientOptions } = require('./helpers');
 const { optimizely, readDatafile, offlineSdk, ruleIndex, expectedExposure, receivedExposure } = require('./sdk');
 
-let collector;
-before(async () => {
-  collector = await startCollector();
-});
-after(() => collector.stop());
-beforeEach(() => collector.reset());
+const collector = useCollector();
 
 const ATTRIBUTES = [
   {},
