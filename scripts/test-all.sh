@@ -27,6 +27,8 @@ fi
 
 step "Rust release build (library, collector); the checked-in header is current"
 cargo build --release --locked -p flagwire -p flagwire-collector
+# The library's SONAME carries the ABI version: programs linked with -lflagwire load libflagwire.so.2.
+ln -sf libflagwire.so target/release/libflagwire.so.2
 scripts/gen-header.sh --check
 
 step "Rust tests (unit + integration over HTTP to the test collector)"

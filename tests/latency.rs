@@ -182,9 +182,9 @@ fn flush_and_shutdown_keep_their_deadlines_with_several_requests_hanging() {
     let started = Instant::now();
     assert_eq!(client.flush(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(450), "flush(300) took {took:?}");
+    assert!(took < Duration::from_millis(300) + DEADLINE_SLACK, "flush(300) took {took:?}");
     let started = Instant::now();
     assert_eq!(client.shutdown(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(450), "shutdown(300) took {took:?}");
+    assert!(took < Duration::from_millis(300) + DEADLINE_SLACK, "shutdown(300) took {took:?}");
 }
