@@ -14,6 +14,8 @@ const dataDir = path.join(repo, 'tests', 'data');
 /** Starts the collector; resolves with {url, control, stop}. Extra args go to the binary. */
 function startCollector(args = []) {
   const child = spawn(collectorBin, ['--port', '0', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Never outlive this process, whatever ends it.
+  process.once('exit', () => child.kill());
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('collector: no URL within 10 s')), 10_000);
     child.once('error', reject);
