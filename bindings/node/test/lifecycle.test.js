@@ -25,7 +25,7 @@ async function eventually(condition, tries = 500) {
 
 test('options: camelCase is mapped to the core\'s keys, which it validates and names', () => {
   assert.throws(() => new Client({ writeKey: 'k', batchSize: 0 }), (e) => e instanceof FlagwireError &&
-    e.code === 'FLAGWIRE_INVALID_CONFIG' && e.status === STATUS.INVALID_CONFIG && /`batch_size` must be 1\.\.=2500/.test(e.message));
+    e.code === 'FLAGWIRE_INVALID_CONFIG' && e.status === STATUS.INVALID_CONFIG && /`batch_size` must be an integer in 1\.\.=2500/.test(e.message));
   assert.throws(() => new Client({ writeKey: 'k', noSuchOption: 1 }), { code: 'FLAGWIRE_INVALID_CONFIG', message: /`no_such_option`/ });
   assert.throws(() => new Client({ writeKey: 'k', profile: { spaceId: 'spa', accessToken: 'secret-tok', timeoutMs: 0 } }),
     (e) => /profile/.test(e.message) && !/secret-tok/.test(e.message));

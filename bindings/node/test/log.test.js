@@ -58,5 +58,5 @@ test('the default logger writes to stderr through console, nothing to stdout', (
   const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^flagwire DEBUG: .*"messageId":"[0-9a-f-]{36}".*stderr-user/m);
+  assert.match(r.stderr, /^flagwire DEBUG: (?=.*"messageId":"[0-9a-f-]{36}")(?=.*stderr-user)/m);
 });
