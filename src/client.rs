@@ -107,8 +107,10 @@ impl Client {
     /// Routes this client's log lines to the host's logger (None: stderr).
     pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
         self.logger.set_callback(callback, user_data);
-        // Said here rather than at init, so that it reaches the host's logger.
-        self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        if callback.is_some() {
+            // Said here rather than at init, so that it reaches the host's logger.
+            self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        }
     }
 
     /// Records an error message for `flagwire_last_error` and for the current call's
