@@ -75,21 +75,67 @@ class Collector:
             self.proc.kill()
 
 
-def reap(pid, block):
-    """(exited, rusage) of our harness; waits for it when `block`."""
-    got, _, ru = os.wait4(pid, 0 if block else os.WNOHANG)
-    return (got == pid), ru
+class Harness:
+    """One harness process: its stdout read line by line without blocking the runner, its peak
+    RSS read from /proc while it is alive (it waits for stdin to close after its close report).
+    ru_maxrss from wait4 is not used: Linux carries the forking runner's own RSS into it."""
+
+    def __init__(self, cmd, log):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+        self.buf = b""
+        self.hwm_kb = 0
+        self.rusage = None
+
+    def line(self, timeout):
+        """The next stdout line (str), or None after `timeout` seconds or at end of output."""
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = max(0.0, end - time.monotonic())
+            if not select.select([self.proc.stdout], [], [], left)[0]:
+                return None
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        head, self.buf = self.buf.split(b"\n", 1)
+        return head.decode(errors="replace")
+
+    def sample_rss(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for l in f:
+                    if l.startswith("VmHWM:"):
+                        self.hwm_kb = max(self.hwm_kb, int(l.split()[1]))
+        except (OSError, ValueError):
+            pass
+
+    def finish(self, grace):
+        """Reads the peak RSS, lets the harness exit (killing it after `grace` s) and reaps it."""
+        self.sample_rss()
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        end = time.monotonic() + grace
+        while True:
+            got, _, ru = os.wait4(self.proc.pid, os.WNOHANG)
+            if got == self.proc.pid:
+                break
+            if time.monotonic() >= end:
+                self.proc.kill()
+                _, _, ru = os.wait4(self.proc.pid, 0)
+                break
+            time.sleep(0.02)
+        self.proc.returncode = 0  # reaped here; keeps Popen from waiting again
+        self.rusage = ru
 
 
-def read_line(stream, deadline):
-    """One stdout line of the harness, or None at the deadline."""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([stream], [], [], left)
-        if ready:
-            return stream.readline()
+def parse(line):
+    try:
+        doc = json.loads(line)
+    except (TypeError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def run_once(col, lib, cmd, latency_ms, secs, rate, drain, logdir):
@@ -98,23 +144,21 @@ def run_once(col, lib, cmd, latency_ms, secs, rate, drain, logdir):
     col.call("/_test/latency", {"latency_ms": latency_ms})
     cpu0 = col.cpu_seconds()
     log = open(os.path.join(logdir, f"{lib}-{latency_ms}ms.stderr"), "w")
-    proc = subprocess.Popen(cmd + [col.url, str(secs), str(rate)], stdout=subprocess.PIPE, stderr=log, text=True)
+    h = Harness(cmd + [col.url, str(secs), str(rate)], log)
     # The JVM and the Python interpreter take a moment to start: the window starts at the first offer.
-    line = read_line(proc.stdout, time.monotonic() + secs + 60)
-    offer = json.loads(line) if line and line.startswith("{") else None
-    if offer is None or offer.get("phase") != "offered":
-        proc.kill()
-        reap(proc.pid, True)
-        raise RuntimeError(f"{lib}: no offer report (stderr: {log.name})")
+    line = h.line(secs + 60)
+    offer = parse(line)
+    if offer.get("phase") != "offered":
+        h.finish(0)
+        raise RuntimeError(f"{lib}: no offer report (got {line!r}; stderr: {log.name})")
     first = offer["first_offer_ms"] / 1000.0
     cap_at = first + secs + drain
     target = offer["accepted"]
-    count, last_change, exited, ru, capped = 0, time.time(), False, None, False
+    count, last_change, closed, capped = 0, time.time(), None, False
     while True:
         left_ms = int((cap_at - time.time()) * 1000)
         if left_ms <= 0:
-            capped = True
-            done_at = cap_at
+            capped, done_at = True, cap_at
             break
         r = col.call(f"/_test/wait?count={target}&timeout_ms={min(100, left_ms)}")
         now = time.time()
@@ -123,38 +167,21 @@ def run_once(col, lib, cmd, latency_ms, secs, rate, drain, logdir):
         if r["ok"]:
             done_at = now
             break
-        if not exited:
-            exited, got_ru = reap(proc.pid, False)
-            if exited:
-                ru = got_ru
-        elif now - last_change > 0.5:
-            # The harness closed (everything it will deliver was answered) and nothing more came:
-            # the rest was dropped by the library.
+        h.sample_rss()
+        if closed is not None:
+            # The library has closed: every request it made was answered, so nothing more comes
+            # (one more look above made sure); the rest was dropped by the library.
             done_at = last_change
             break
-    if not exited:
-        # Let it finish its close report; past the cap it is killed (an unbounded queue drains
-        # at the rate just measured).
-        grace_end = time.monotonic() + max(0.0, cap_at - time.time()) + 2
-        while time.monotonic() < grace_end:
-            exited, got_ru = reap(proc.pid, False)
-            if exited:
-                ru = got_ru
-                break
-            time.sleep(0.05)
-        if not exited:
-            proc.send_signal(signal.SIGKILL)
-            _, ru = reap(proc.pid, True)
-    rest = proc.stdout.read()
-    proc.returncode = 0  # reaped above; keeps Popen from waiting again
-    closed = {}
-    for l in rest.splitlines():
-        try:
-            doc = json.loads(l)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("phase") == "closed":
-            closed = doc
+        got = h.line(0)
+        if got is not None:
+            closed = parse(got)
+    # Let the harness finish its close report (past the cap it is killed: an unbounded backlog
+    # drains at the rate just measured).
+    if closed is None:
+        closed = parse(h.line(max(0.0, cap_at - time.time()) + 2))
+    h.finish(5 if closed else 0)
+    log.close()
     col.idle()
     cpu1 = col.cpu_seconds()
     requests = [q for q in col.call("/_test/requests", timeout=120)["requests"] if q["received_at_ms"] / 1000.0 <= done_at]
@@ -165,7 +192,7 @@ def run_once(col, lib, cmd, latency_ms, secs, rate, drain, logdir):
             j += 1
         peak = max(peak, i - j + 1)
     elapsed = max(done_at - first, 0.001)
-    log.close()
+    ru = h.rusage
     return {
         "library": lib, "latency_ms": latency_ms, "elapsed_s": round(elapsed, 3), "capped": capped,
         "offered": offer["offered"], "accepted": offer["accepted"], "refused": offer["refused"],
@@ -177,7 +204,7 @@ def run_once(col, lib, cmd, latency_ms, secs, rate, drain, logdir):
         "decoded_bytes_per_request": statistics.mean(q["decoded_bytes"] for q in requests) if requests else 0,
         "non_2xx": sum(1 for q in requests if not 200 <= q["status"] < 300),
         "max_concurrent": col.call("/_test/count")["max_concurrent"],
-        "peak_rss_mib": ru.ru_maxrss / 1024.0,
+        "peak_rss_mib": h.hwm_kb / 1024.0,
         "sender_cpu_s": ru.ru_utime + ru.ru_stime,
         "collector_cpu_s": cpu1 - cpu0,
     }
@@ -260,6 +287,7 @@ def main():
     key = os.environ.get("LATENCY_WRITE_KEY", "latency-bench")
     os.environ["LATENCY_WRITE_KEY"] = key
     col = Collector(a.collector, key)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the collector on the way out
     runs = []
     load = [os.getloadavg()]
     started = time.time()

@@ -3,12 +3,14 @@
 //
 // `latency-go URL SECS RATE`: offers RATE events/s (paced in 1 ms slices; Enqueue blocks when
 // its channel is full, so the offers slow down instead) for SECS seconds, prints the offer report
-// as one JSON line, then Close (delivers what is held) and prints the close report.
+// as one JSON line, then Close (delivers what is held), prints the close report and waits for
+// stdin to close (the runner reads the peak RSS meanwhile).
 package main
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -88,4 +90,6 @@ func main() {
 		"offered": offered, "accepted": accepted, "refused": refused})
 	_ = client.Close()
 	emit(map[string]any{"phase": "closed", "closed_ms": unixMS(), "failed": cb.failed.Load(), "succeeded": cb.ok.Load()})
+	// The runner reads this process's peak RSS (VmHWM) now, then closes our stdin.
+	_, _ = io.Copy(io.Discard, os.Stdin)
 }

@@ -3,7 +3,8 @@ library with its defaults, given the same "Experiment Viewed" track flagwire mak
 
 `python harness.py URL SECS RATE`: offers RATE events/s (paced in 1 ms slices; as fast as track()
 returns when that is slower) for SECS seconds, prints the offer report as one JSON line, then
-shuts the client down (delivering what is queued) and prints the close report.
+shuts the client down (delivering what is queued), prints the close report and waits for stdin
+to close (the runner reads the peak RSS meanwhile).
 """
 import json
 import os
@@ -60,6 +61,8 @@ def main():
     print(json.dumps(report), flush=True)
     client.shutdown()
     print(json.dumps({"phase": "closed", "closed_ms": int(time.time() * 1000), "failed": failed[0]}), flush=True)
+    # The runner reads this process's peak RSS (VmHWM) now, then closes our stdin.
+    sys.stdin.read()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>{@code Harness URL SECS RATE}: offers RATE events/s (paced in 1 ms slices) for SECS seconds,
  * prints the offer report as one JSON line, then flushes, waits until every accepted message has
- * been reported (success or failure) and prints the close report.
+ * been reported (success or failure), prints the close report and waits for stdin to close (the
+ * runner reads the peak RSS meanwhile).
  */
 public final class Harness {
     private static final Map<String, Object> ATTRIBUTES = Map.of("plan", "enterprise", "country", "DE");
@@ -89,6 +90,8 @@ public final class Harness {
         System.out.printf("{\"phase\":\"closed\",\"closed_ms\":%d,\"failed\":%d,\"succeeded\":%d}%n",
                 System.currentTimeMillis(), failed.get(), succeeded.get());
         System.out.flush();
+        // The runner reads this process's peak RSS (VmHWM) now, then closes our stdin.
+        System.in.transferTo(java.io.OutputStream.nullOutputStream());
         analytics.shutdown();
         System.exit(0);
     }
