@@ -252,13 +252,13 @@ def latency_section(doc, chart_path):
         f"accepted, or {st.get('drain_secs', '?')} s after the window (*capped*: the rest was still queued). "
         f"{st.get('reps', '?')} repetition(s), interleaved; medians with [min–max]. flagwire is the Rust core "
         "through its C ABI (`flagwire_on_decision_record`). Peak RSS is the whole sending process's "
-        f"(ru_maxrss). {st.get('cores', '?')} cores shared by the sender, the collector and anything else "
+        f"(VmHWM: runtime, producer and library). {st.get('cores', '?')} cores shared by the sender, the collector and anything else "
         f"running: 1-minute load average {', '.join(str(x) for x in st.get('loadavg', []))} (start, after each "
         f"repetition); run took {st.get('wall_s', '?')} s.",
         "",
         f"![delivered events/s vs per-request latency]({rel})",
         "",
-        "| latency | library | delivered events/s | requests/s (most in 1 s) | events / request | peak RSS | offered | refused at the call / failed after | left undelivered | sender CPU |",
+        "| latency | library | delivered events/s | requests/s (most in 1 s) | events / request | peak RSS | offered | refused at the call / failed after | left undelivered | sender CPU (+ runnable, waiting for a CPU) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in grid:
@@ -271,7 +271,7 @@ def latency_section(doc, chart_path):
             f"| {g['latency_ms']} ms | {g['library']} | {ev} | {r['median']:.1f} ({g['peak_requests_1s']}) | "
             f"{g['events_per_request']:,.0f} | {m['median']:.1f} MiB | {g['offered']:,.0f} | "
             f"{g['refused']:,.0f} / {g.get('dropped_after_accept') or 0:,.0f} | "
-            f"{left} | {g['sender_cpu_s']:.1f} s |"
+            f"{left} | {g['sender_cpu_s']:.1f} s (+{g.get('sender_waiting_for_cpu_s') or 0:.1f} s) |"
         )
     lines.append("")
     for name, why in sorted(doc.get("unavailable", {}).items()):
@@ -288,7 +288,11 @@ def latency_section(doc, chart_path):
         peers = [(g["events_per_s"]["median"], g["library"]) for g in grid if g["latency_ms"] == lat and g["library"] != fw]
         if peers:
             best, name = max(peers)
-            lines.append(f"| at {lat} ms, more than every Segment library | {v:,.0f} vs {name} {best:,.0f} ({v / best:.1f}×) | {'met' if v > best else '**not met**'} |")
+            status = "met" if v > best else "**not met**"
+            lo, hi = cell[(fw, lat)]["events_per_s"]["min"], cell[(name, lat)]["events_per_s"]["max"]
+            if v > best and lo <= hi:
+                status += f" (medians; the ranges overlap: flagwire's lowest {lo:,.0f}, {name}'s highest {hi:,.0f})"
+            lines.append(f"| at {lat} ms, more than every Segment library | {v:,.0f} vs {name} {best:,.0f} ({v / best:.1f}×) | {status} |")
     peaks = [cell[(fw, lat)]["peak_requests_1s"] for lat in lats if (fw, lat) in cell]
     if peaks:
         worst = max(peaks)
@@ -324,7 +328,7 @@ def latency_chart(doc, path):
         ax.errorbar(x, med, yerr=[lo, hi], marker="o", capsize=3, lw=2.4 if i == 0 else 1.4,
                     color=colors[i % len(colors)], label=lib + (" (defaults)" if i == 0 else ""))
         for xi, m in zip(x, med):
-            ax.annotate(f"{m:,.0f}", (xi, m), textcoords="offset points", xytext=(6, 4), fontsize=7,
+            ax.annotate(f"{m:,.0f}", (xi, m), textcoords="offset points", xytext=(6, 4 if i % 2 == 0 else -11), fontsize=7,
                         color=colors[i % len(colors)])
     ax.axhline(100_000, ls="--", lw=1, color="#444444")
     ax.annotate("goal at 50 ms: 100,000 events/s", (0, 100_000), textcoords="offset points", xytext=(2, 4), fontsize=7)

@@ -4,8 +4,8 @@
 //!
 //! `latency URL SECS RATE`: offers RATE decisions/s (paced in 1 ms slices; as fast as the calls
 //! return when that is slower) for SECS seconds, then prints the offer report as one JSON line,
-//! shuts down (delivering what is held), prints the close report and waits for stdin to close
-//! (the runner reads the peak RSS meanwhile). Built and run by
+//! flushes (delivering what is held), prints the close report, waits for stdin to close (the
+//! runner reads the peak RSS meanwhile) and shuts down. Built and run by
 //! scripts/bench-latency.sh (`cargo bench --bench latency --no-run`).
 
 #[path = "../../tests/common/record.rs"]
@@ -108,13 +108,14 @@ fn main() {
     // Everything accepted is delivered by shutdown (its deadline is far beyond the run's cap).
     let st = unsafe { flagwire_flush(client, 120_000) };
     let s = stats(client);
-    let _ = unsafe { flagwire_shutdown(client, 1_000) };
     println!(
         "{}",
         serde_json::json!({"phase": "closed", "closed_ms": unix_ms(), "flush": format!("{st:?}"),
             "failed": s.get("failed"), "stats": s})
     );
     let _ = std::io::stdout().flush();
-    // The runner reads this process's peak RSS (VmHWM) now, then closes our stdin.
+    // The runner reads this process's peak RSS and its threads' scheduling figures now (so the
+    // sender's threads are still there), then closes our stdin.
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    let _ = unsafe { flagwire_shutdown(client, 1_000) };
 }

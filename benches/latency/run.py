@@ -85,6 +85,7 @@ class Harness:
         self.buf = b""
         self.hwm_kb = 0
         self.rusage = None
+        self.waited_s = None
 
     def line(self, timeout):
         """The next stdout line (str), or None after `timeout` seconds or at end of output."""
@@ -109,9 +110,27 @@ class Harness:
         except (OSError, ValueError):
             pass
 
+    def run_delay(self):
+        """Seconds the harness's live threads spent runnable but waiting for a CPU
+        (/proc/PID/task/*/schedstat, second field): on a shared machine, what the load took."""
+        total = 0
+        try:
+            tasks = os.listdir(f"/proc/{self.proc.pid}/task")
+        except OSError:
+            return None
+        for t in tasks:
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+        return total / 1e9
+
     def finish(self, grace):
-        """Reads the peak RSS, lets the harness exit (killing it after `grace` s) and reaps it."""
+        """Reads the peak RSS and run delay, lets the harness exit (killing it after `grace` s)
+        and reaps it."""
         self.sample_rss()
+        self.waited_s = self.run_delay()
         try:
             self.proc.stdin.close()
         except OSError:
@@ -206,6 +225,7 @@ def run_once(col, lib, cmd, latency_ms, secs, rate, drain, logdir):
         "max_concurrent": col.call("/_test/count")["max_concurrent"],
         "peak_rss_mib": h.hwm_kb / 1024.0,
         "sender_cpu_s": ru.ru_utime + ru.ru_stime,
+        "sender_waiting_for_cpu_s": h.waited_s,
         "collector_cpu_s": cpu1 - cpu0,
     }
 
@@ -235,6 +255,7 @@ def summarize(runs, libs, latencies, budget, versions, unavailable, commands, se
                 "decoded_bytes_per_request": med("decoded_bytes_per_request"),
                 "max_concurrent": max(r["max_concurrent"] for r in rs),
                 "sender_cpu_s": med("sender_cpu_s"), "collector_cpu_s": med("collector_cpu_s"),
+                "sender_waiting_for_cpu_s": statistics.median(r["sender_waiting_for_cpu_s"] or 0 for r in rs),
                 "elapsed_s": med("elapsed_s"), "non_2xx": sum(r["non_2xx"] for r in rs),
             })
     measures = []
@@ -302,7 +323,7 @@ def main():
                           f"{r['requests_per_s']:>7.1f} req/s (peak 1 s {r['peak_requests_1s']:>4}) "
                           f"{r['events_per_request']:>7.0f} ev/req  RSS {r['peak_rss_mib']:>7.1f} MiB  "
                           f"offered {r['offered']:>9,} refused {r['refused']:>9,} undelivered {r['undelivered_at_end']:>9,}"
-                          f"{'  CAPPED' if r['capped'] else ''}  cpu sender {r['sender_cpu_s']:.1f}s collector {r['collector_cpu_s']:.1f}s",
+                          f"{'  CAPPED' if r['capped'] else ''}  cpu sender {r['sender_cpu_s']:.1f}s (+{r['sender_waiting_for_cpu_s'] or 0:.1f}s waiting) collector {r['collector_cpu_s']:.1f}s",
                           flush=True)
             load.append(os.getloadavg())
     finally:

@@ -3,8 +3,8 @@ library with its defaults, given the same "Experiment Viewed" track flagwire mak
 
 `python harness.py URL SECS RATE`: offers RATE events/s (paced in 1 ms slices; as fast as track()
 returns when that is slower) for SECS seconds, prints the offer report as one JSON line, then
-shuts the client down (delivering what is queued), prints the close report and waits for stdin
-to close (the runner reads the peak RSS meanwhile).
+flushes (delivering what is queued), prints the close report, waits for stdin to close (the
+runner reads the peak RSS meanwhile) and stops the client.
 """
 import json
 import os
@@ -59,10 +59,12 @@ def main():
     report = {"phase": "offered", "first_offer_ms": first, "offer_end_ms": int(time.time() * 1000),
               "offered": offered, "accepted": accepted, "refused": refused}
     print(json.dumps(report), flush=True)
-    client.shutdown()
+    client.flush()  # every queued message uploaded (or failed)
     print(json.dumps({"phase": "closed", "closed_ms": int(time.time() * 1000), "failed": failed[0]}), flush=True)
-    # The runner reads this process's peak RSS (VmHWM) now, then closes our stdin.
+    # The runner reads this process's peak RSS and its threads' scheduling figures now (so the
+    # consumer thread is still there), then closes our stdin.
     sys.stdin.read()
+    client.join()
 
 
 if __name__ == "__main__":
