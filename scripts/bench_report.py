@@ -250,7 +250,7 @@ def latency_section(doc, chart_path):
         f"\"Experiment Viewed\" events/s (same properties, 2 attributes) for {st.get('secs', '?')} s. Delivered = "
         "what the collector accepted, over the time from the first offer until it held everything the library "
         f"accepted, or {st.get('drain_secs', '?')} s after the window (*capped*: the rest was still queued). "
-        f"{st.get('reps', '?')} repetition(s), interleaved; medians with [min–max]. flagwire is the Rust core "
+        f"{st.get('reps', '?')} repetition(s), interleaved; medians with [min–max] (the chart's error bars). flagwire is the Rust core "
         "through its C ABI (`flagwire_on_decision_record`). Peak RSS is the whole sending process's "
         f"(VmHWM: runtime, producer and library). {st.get('cores', '?')} cores shared by the sender, the collector and anything else "
         f"running: 1-minute load average {', '.join(str(x) for x in st.get('loadavg', []))} (start, after each "
@@ -296,7 +296,7 @@ def latency_section(doc, chart_path):
     peaks = [cell[(fw, lat)]["peak_requests_1s"] for lat in lats if (fw, lat) in cell]
     if peaks:
         worst = max(peaks)
-        lines.append(f"| never above the request budget ({budget} requests/s) | most requests in any 1 s window: {worst} | {'met' if worst <= budget else '**not met**'} |")
+        lines.append(f"| never above the request budget ({budget} requests/s) | most requests received by the collector in any 1,000 ms window: {worst} | {'met' if worst <= budget else '**not met**'} |")
     lines.append("")
     if st.get("flagwire_config_overrides"):
         lines += [f"flagwire ran with config overrides {st['flagwire_config_overrides']} (not the defaults).", ""]
@@ -335,7 +335,7 @@ def latency_chart(doc, path):
     ax.set_yscale("log")
     ax.set_xticks(xs)
     ax.set_xticklabels([f"{l} ms" for l in lats])
-    ax.set_xlabel("per-request latency of the collector")
+    ax.set_xlabel("per-request latency of the collector (evenly spaced)")
     ax.set_ylabel("delivered events/s (log scale)")
     ax.set_title("Delivered events/s at internet latency, each library with its defaults", fontsize=10)
     ax.grid(True, which="both", axis="y", alpha=0.3)
