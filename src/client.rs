@@ -12,7 +12,7 @@ use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
 use crate::datafile::DatafileIndex;
-use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
+use crate::decision::{parse_notification, Decision, DecisionType, DecodeError};
 use crate::event::complete_message;
 use crate::exposures::{Exposures, Holding};
 use crate::fork;
@@ -21,6 +21,7 @@ use crate::profile::{Lookup, ProfileClient};
 use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
 use crate::status::FlagwireStatus as Status;
+use crate::strict_json;
 
 pub struct Client {
     config: Arc<Config>,
@@ -36,13 +37,6 @@ pub struct Client {
     /// pipeline after fork (the old one leaked), freed by `shutdown`. Not an ArcSwap: the hot path
     /// reads it on every exposure.
     exposures: AtomicPtr<Exposures>,
-}
-
-/// The fast path's `attributes_json`: a JSON object (or null); `None` when empty.
-fn validate_attributes(text: &str) -> Result<Option<&str>, String> {
-    let raw = serde_json::from_str::<&serde_json::value::RawValue>(text)
-        .map_err(|e| format!("on_flag_decision: `attributes_json`: {e}"))?;
-    attributes_text(Some(raw)).map_err(|e| format!("on_flag_decision: {e}"))
 }
 
 fn same_datafile(a: &Option<Arc<DatafileIndex>>, b: &Option<Arc<DatafileIndex>>) -> bool {
@@ -138,8 +132,10 @@ impl Client {
     /// Routes this client's log lines to the host's logger (None: stderr).
     pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
         self.logger.set_callback(callback, user_data);
-        // Said here rather than at init, so that it reaches the host's logger.
-        self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        if callback.is_some() {
+            // Said here rather than at init, so that it reaches the host's logger.
+            self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        }
     }
 
     /// Records an error message for `flagwire_last_error` and for the current call's
@@ -219,53 +215,101 @@ impl Client {
         self.handle(decision, args.attributes_json, args.at, &pipeline)
     }
 
-    /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures and held
-    /// decisions: a skipped decision never pays for it.
+    /// Attributes (the fast path's unparsed `raw_attributes`, or the notification's) are checked
+    /// only for exposures and held decisions: a skipped decision never pays for it.
     fn handle<'a>(
         &self,
-        mut decision: Decision<'a>,
+        decision: Decision<'a>,
         raw_attributes: Option<&'a str>,
         at: Option<SystemTime>,
         pipeline: &Pipeline,
     ) -> Status {
         bump(&pipeline.stats().decisions);
-        let mut attributes = raw_attributes.filter(|_| self.config.include_attributes);
-        for attempt in 0.. {
-            let datafile = self.datafile.load();
-            let classified = classify(&decision, datafile.as_deref(), &self.config);
-            if let Classification::Skip(reason) = classified {
-                bump(&pipeline.stats().skipped);
-                self.logger.log(LogLevel::Debug, || {
-                    format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
-                });
-                return Status::Skipped;
-            }
-            let at = at.unwrap_or_else(SystemTime::now);
-            if let Some(text) = attributes.take() {
-                match validate_attributes(text) {
-                    Ok(valid) => decision.attributes = valid,
-                    Err(message) => {
-                        bump(&pipeline.stats().dropped_invalid);
-                        self.set_error(message);
-                        return Status::InvalidJson;
-                    }
+        let datafile = self.datafile.load();
+        let classified = classify(&decision, datafile.as_deref(), &self.config);
+        if let Classification::Skip(reason) = classified {
+            return self.skipped(&decision, reason, pipeline);
+        }
+        let at = at.unwrap_or_else(SystemTime::now);
+        let checked;
+        let mut decision = decision;
+        if let (Some(text), true) = (raw_attributes.or(decision.attributes), self.config.include_attributes) {
+            match self.strict_attributes(text, raw_attributes.is_some(), pipeline) {
+                Ok(attributes) => checked = attributes,
+                Err(message) => {
+                    bump(&pipeline.stats().dropped_invalid);
+                    self.set_error(message);
+                    return Status::InvalidJson;
                 }
             }
-            let pushed = match classified {
-                Classification::Exposure(ids) => self.exposures().emit(pipeline, &decision, &ids, at),
-                // A rule the datafile does not list: the datafile may lag the SDK (issue 12 item 9).
-                _ => match self.exposures().hold(pipeline, &decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), &datafile)) {
+            decision.attributes = checked.as_deref();
+        }
+        self.place(&decision, classified, &datafile, at, pipeline, 0)
+    }
+
+    /// Queues an exposure, or holds a decision on a rule the datafile does not list (the datafile
+    /// may lag the SDK: docs/design.md §4 rule 4). `attempt` bounds the re-classifications when
+    /// datafiles arrive while it is being held.
+    fn place(
+        &self,
+        decision: &Decision<'_>,
+        classified: Classification<'_>,
+        datafile: &Option<Arc<DatafileIndex>>,
+        at: SystemTime,
+        pipeline: &Pipeline,
+        attempt: u32,
+    ) -> Status {
+        let pushed = match classified {
+            Classification::Skip(reason) => return self.skipped(decision, reason, pipeline),
+            Classification::Exposure(ids) => self.exposures().emit(pipeline, decision, &ids, at),
+            Classification::Unlisted => {
+                match self.exposures().hold(pipeline, decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), datafile)) {
                     Holding::Held => return Status::Ok,
-                    Holding::Retry => continue,
-                    Holding::Full => match self.exposures().fall_back(pipeline, &decision, at) {
+                    Holding::Full => match self.exposures().fall_back(pipeline, decision, at) {
                         Ok(false) => return Status::Skipped,
                         pushed => pushed.map(|_| ()),
                     },
-                },
-            };
-            return self.push_status(pushed);
+                    // A datafile arrived meanwhile: classify with it.
+                    Holding::Retry => {
+                        let newer = self.datafile.load();
+                        let classified = classify(decision, newer.as_deref(), &self.config);
+                        return self.place(decision, classified, &newer, at, pipeline, attempt + 1);
+                    }
+                }
+            }
+        };
+        self.push_status(pushed)
+    }
+
+    fn skipped(&self, decision: &Decision<'_>, reason: &str, pipeline: &Pipeline) -> Status {
+        bump(&pipeline.stats().skipped);
+        self.logger.log(LogLevel::Debug, || {
+            format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
+        });
+        Status::Skipped
+    }
+
+    /// Attributes as strict receivers accept them (issue 12): a member they would refuse is
+    /// dropped and counted, and the exposure still goes out; the analyst loses one attribute
+    /// value instead of the exposure. `Err` only when the text is not a JSON object at all.
+    fn strict_attributes<'t>(&self, text: &'t str, fast_path: bool, pipeline: &Pipeline) -> Result<Option<Cow<'t, str>>, String> {
+        let checked = strict_json::attributes(text).map_err(|e| {
+            if fast_path {
+                format!("on_flag_decision: `attributes_json`: {e}")
+            } else {
+                format!("notification: `attributes`: {e}")
+            }
+        })?;
+        if checked.dropped > 0 {
+            let before = pipeline.stats().dropped_attributes.fetch_add(u64::from(checked.dropped), Ordering::Relaxed);
+            let problem = checked.problem.unwrap_or_default();
+            // Logged when the count passes a power of two, so a bad value on every call cannot flood stderr.
+            if (before + u64::from(checked.dropped)).ilog2() != before.checked_ilog2().unwrap_or(u32::MAX) {
+                self.logger.log(LogLevel::Warn, || format!("{problem} (strict receivers refuse it; see stats.dropped_attributes)"));
+            }
+            self.set_error(problem);
         }
-        unreachable!("the loop returns")
+        Ok(checked.text)
     }
 
     pub fn enqueue(&self, message_json: &str) -> Status {

@@ -37,12 +37,83 @@ pub(crate) const MAX_BATCH_BYTES: usize = 500_000;
 pub(crate) const MAX_MESSAGE_BYTES: usize = 32_000;
 pub(crate) const MAX_BATCH_SIZE: usize = 2_500;
 
-/// Ranges of the classification keys. 0 events or bytes: nothing is held, the fallback rule
-/// applies at once. 0 counters: exposures are only counted in `exposure_counts_overflow`.
-pub(crate) const HOLD_MAX_EVENTS: std::ops::RangeInclusive<u64> = 0..=100_000;
-pub(crate) const HOLD_MAX_BYTES: std::ops::RangeInclusive<u64> = 0..=(64 << 20);
-pub(crate) const HOLD_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=300_000;
-pub(crate) const MAX_EXPOSURE_COUNTERS: std::ops::RangeInclusive<u64> = 0..=1_000_000;
+/// One numeric key's accepted range (inclusive) and default. Anything outside, or not an integer,
+/// is INVALID_CONFIG naming the key and the range: no value can make flagwire allocate without
+/// bound, overflow a deadline, or panic.
+pub struct NumericKey {
+    /// `profile.`-prefixed for keys of the `profile` object.
+    pub key: &'static str,
+    pub min: u64,
+    pub max: u64,
+    // Read by the README table's test.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub default: u64,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub meaning: &'static str,
+}
+
+const fn numeric(key: &'static str, min: u64, max: u64, default: u64, meaning: &'static str) -> NumericKey {
+    NumericKey { key, min, max, default, meaning }
+}
+
+/// Every numeric config key. README.md's range table is rendered from this list
+/// ([`ranges_markdown`]) and a test keeps the two equal.
+pub const NUMERIC_KEYS: &[NumericKey] = &[
+    numeric("batch_size", 1, MAX_BATCH_SIZE as u64, 250, "a batch may leave once it holds this many; when more wait it fills to 500 KB / 2,500"),
+    numeric("flush_interval_ms", 1, 3_600_000, 1_000, "longest the oldest waiting event waits before its batch may leave"),
+    numeric("max_queue_events", 1, 10_000_000, 200_000, "bound on events held (waiting, being batched, in flight)"),
+    numeric("max_queue_bytes", MAX_MESSAGE_BYTES as u64, 1 << 32, 64 * 1024 * 1024, "bound on serialized bytes held, likewise"),
+    numeric("max_retries", 0, 100, 10, "attempts after the first, per batch"),
+    numeric("backoff_base_ms", 1, 60_000, 100, "first backoff"),
+    numeric("backoff_max_ms", 1, 3_600_000, 10_000, "longest backoff; at least `backoff_base_ms`"),
+    numeric("request_timeout_ms", 1, 600_000, 10_000, "per HTTP request"),
+    numeric("max_in_flight", 1, 64, 40, "requests in flight at once"),
+    numeric("max_requests_per_second", 1, 100_000, 200, "request budget: requests started per second"),
+    numeric("profile.cache_ttl_ms", 0, 86_400_000, 120_000, "Profile API answers served from the cache"),
+    numeric("profile.cache_max_entries", 1, 1_000_000, 100_000, "Profile API cache bound, allocated as used"),
+    numeric("profile.timeout_ms", 1, 60_000, 300, "longest a Profile API lookup blocks its caller"),
+    numeric("hold_max_events", 0, 100_000, 1_000, "decisions held while the datafile lacks their rule; 0 = never hold"),
+    numeric("hold_max_bytes", 0, 64 * 1024 * 1024, 1024 * 1024, "bytes held likewise"),
+    numeric("hold_timeout_ms", 1, 300_000, 5_000, "a held decision then falls back to the no-datafile rule"),
+    numeric("max_exposure_counters", 0, 1_000_000, 10_000, "(flag, rule, variation) exposure counters in stats; more go to overflow"),
+];
+
+/// README.md's table of [`NUMERIC_KEYS`] (a test keeps the README's copy equal).
+#[cfg(test)]
+pub fn ranges_markdown() -> String {
+    let n = |v: u64| {
+        let digits = v.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let mut table = String::from("| key | range | default | meaning |\n|---|---|---|---|\n");
+    for k in NUMERIC_KEYS {
+        table += &format!("| `{}` | {}..={} | {} | {} |\n", k.key, n(k.min), n(k.max), n(k.default), k.meaning);
+    }
+    table
+}
+
+/// Checks every numeric key present in the raw config object against [`NUMERIC_KEYS`], before
+/// serde sees it (so a number too large for its field is named with its range too).
+fn check_ranges(config: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+    for k in NUMERIC_KEYS {
+        let value = match k.key.strip_prefix("profile.") {
+            Some(inner) => config.get("profile").and_then(|p| p.get(inner)),
+            None => config.get(k.key),
+        };
+        let Some(value) = value else { continue };
+        if !value.as_u64().is_some_and(|v| (k.min..=k.max).contains(&v)) {
+            return Err(format!("config: `{}` must be an integer in {}..={}, got {value}", k.key, k.min, k.max));
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -71,7 +142,7 @@ pub struct Config {
     pub ca_certs_pem: Option<String>,
     pub log_level: LogLevel,
     pub profile: Option<ProfileConfig>,
-    // Classification (issues 12, 18, 19).
+    // Classification (issues 12, 18, 19; docs/design.md §4).
     pub include_holdouts: bool,
     pub hold_max_events: usize,
     pub hold_max_bytes: usize,
@@ -88,15 +159,17 @@ impl Default for Config {
             batch_size: 250,
             flush_interval_ms: 1000,
             // Both bounds count everything held, in-flight requests included (up to
-            // max_in_flight x 500 KB); memory is allocated as used.
-            max_queue_events: 100_000,
-            max_queue_bytes: 32 * 1024 * 1024,
-            // Little's law: the budget of 100 requests/s at 200 ms a request needs 20 in flight.
-            max_in_flight: 20,
-            // Segment asks for at most 1,000 requests/s per workspace across all processes; 100
-            // per process delivers > 100,000 events/s in full 500 KB batches, and a process
-            // only reaches it under that kind of load (requests carry batch_size events or more).
-            max_requests_per_second: 100,
+            // max_in_flight x 500 KB = 20 MB); memory is allocated as used.
+            max_queue_events: 200_000,
+            max_queue_bytes: 64 * 1024 * 1024,
+            // Little's law: the budget of 200 requests/s at 200 ms a request needs 40 in flight.
+            max_in_flight: 40,
+            // Measured (BENCHMARKS.md): a 500 KB batch holds ~960 exposures of ~520 bytes, so 100
+            // requests/s capped delivery near 96,000 events/s at any latency; 200 gives ~190,000.
+            // Segment asks for at most 1,000 requests/s per workspace across all processes: five
+            // processes at full pressure; a process reaches the budget only under that kind of
+            // load, since requests carry batch_size events or more.
+            max_requests_per_second: 200,
             max_retries: 10,
             backoff_base_ms: 100,
             backoff_max_ms: 10_000,
@@ -115,7 +188,7 @@ impl Default for Config {
             profile: None,
             include_holdouts: true,
             hold_max_events: 1_000,
-            hold_max_bytes: 1 << 20,
+            hold_max_bytes: 1024 * 1024,
             hold_timeout_ms: 5_000,
             max_exposure_counters: 10_000,
         }
@@ -132,6 +205,7 @@ impl Config {
         }
         // Each key alone first, so a type error names its key (serde's message does not).
         if let serde_json::Value::Object(map) = &value {
+            check_ranges(map)?;
             for (key, v) in map {
                 let single = serde_json::Value::Object([(key.clone(), v.clone())].into_iter().collect());
                 if let Err(e) = serde_json::from_value::<Config>(single) {
@@ -149,29 +223,9 @@ impl Config {
         if self.write_key.is_empty() {
             return Err("config: `write_key` is required and must be a non-empty string".into());
         }
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
-            return Err(format!("config: `batch_size` must be 1..={MAX_BATCH_SIZE}, got {}", self.batch_size));
-        }
-        if self.flush_interval_ms == 0 {
-            return Err("config: `flush_interval_ms` must be at least 1".into());
-        }
-        if self.max_queue_events == 0 {
-            return Err("config: `max_queue_events` must be at least 1".into());
-        }
-        if self.max_queue_bytes < MAX_MESSAGE_BYTES {
-            return Err(format!("config: `max_queue_bytes` must be at least {MAX_MESSAGE_BYTES}"));
-        }
-        if self.backoff_base_ms == 0 || self.backoff_max_ms < self.backoff_base_ms {
-            return Err("config: `backoff_base_ms` must be >= 1 and `backoff_max_ms` >= `backoff_base_ms`".into());
-        }
-        if !(1..=64).contains(&self.max_in_flight) {
-            return Err(format!("config: `max_in_flight` must be 1..=64, got {}", self.max_in_flight));
-        }
-        if !(1..=100_000).contains(&self.max_requests_per_second) {
-            return Err(format!("config: `max_requests_per_second` must be 1..=100000, got {}", self.max_requests_per_second));
-        }
-        if self.request_timeout_ms == 0 {
-            return Err("config: `request_timeout_ms` must be at least 1".into());
+        // Each numeric key's own range was checked in `from_json` (NUMERIC_KEYS).
+        if self.backoff_max_ms < self.backoff_base_ms {
+            return Err("config: `backoff_max_ms` must be at least `backoff_base_ms`".into());
         }
         if self.event_name.is_empty() {
             return Err("config: `event_name` must be non-empty".into());
@@ -189,22 +243,7 @@ impl Config {
         if let Some(profile) = &self.profile {
             profile.validate(self.allow_insecure_http)?;
         }
-        self.validate_classification()
-    }
-
-    /// Ranges of the classification keys (issues 12, 18, 19).
-    fn validate_classification(&self) -> Result<(), String> {
-        let check = |key: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
-            if range.contains(&value) {
-                Ok(())
-            } else {
-                Err(format!("config: `{key}` must be {}..={}, got {value}", range.start(), range.end()))
-            }
-        };
-        check("hold_max_events", self.hold_max_events as u64, HOLD_MAX_EVENTS)?;
-        check("hold_max_bytes", self.hold_max_bytes as u64, HOLD_MAX_BYTES)?;
-        check("hold_timeout_ms", self.hold_timeout_ms, HOLD_TIMEOUT_MS)?;
-        check("max_exposure_counters", self.max_exposure_counters as u64, MAX_EXPOSURE_COUNTERS)
+        Ok(())
     }
 
     pub fn flush_interval(&self) -> Duration {
@@ -232,6 +271,55 @@ mod tests {
         }
         let err = Config::from_json(r#"{}"#).unwrap_err();
         assert!(err.contains("write_key"), "{err}");
+    }
+
+    /// The table's defaults are the code's, and README.md shows the table as rendered.
+    #[test]
+    fn range_table_matches_defaults_and_readme() {
+        let c = Config::default();
+        let p = ProfileConfig::default();
+        for k in NUMERIC_KEYS {
+            let actual = match k.key {
+                "batch_size" => c.batch_size as u64,
+                "flush_interval_ms" => c.flush_interval_ms,
+                "max_queue_events" => c.max_queue_events as u64,
+                "max_queue_bytes" => c.max_queue_bytes as u64,
+                "max_retries" => u64::from(c.max_retries),
+                "backoff_base_ms" => c.backoff_base_ms,
+                "backoff_max_ms" => c.backoff_max_ms,
+                "request_timeout_ms" => c.request_timeout_ms,
+                "profile.cache_ttl_ms" => p.cache_ttl_ms,
+                "profile.cache_max_entries" => p.cache_max_entries as u64,
+                "profile.timeout_ms" => p.timeout_ms,
+                "max_in_flight" => c.max_in_flight as u64,
+                "max_requests_per_second" => u64::from(c.max_requests_per_second),
+                "hold_max_events" => c.hold_max_events as u64,
+                "hold_max_bytes" => c.hold_max_bytes as u64,
+                "hold_timeout_ms" => c.hold_timeout_ms,
+                "max_exposure_counters" => c.max_exposure_counters as u64,
+                other => panic!("{other}: add it to this test"),
+            };
+            assert_eq!(actual, k.default, "{}", k.key);
+            assert!((k.min..=k.max).contains(&k.default), "{}", k.key);
+        }
+        let readme = include_str!("../README.md");
+        assert!(readme.contains(&ranges_markdown()), "README.md's range table differs; paste:\n{}", ranges_markdown());
+    }
+
+    #[test]
+    fn numbers_outside_their_range_name_the_key_and_the_range() {
+        for (key, bad) in [("max_queue_events", "18446744073709551615"), ("max_queue_events", "0"), ("batch_size", "2501"),
+                           ("flush_interval_ms", "1e300"), ("max_retries", "-1"), ("request_timeout_ms", "1.5"),
+                           ("max_queue_bytes", "\"16\""), ("backoff_max_ms", "null"), ("max_queue_bytes", "99999999999999999999999")] {
+            let err = Config::from_json(&format!(r#"{{"write_key":"k","{key}":{bad}}}"#)).unwrap_err();
+            let k = NUMERIC_KEYS.iter().find(|k| k.key == key).unwrap();
+            assert!(err.contains(&format!("`{key}`")) && err.contains(&format!("{}..={}", k.min, k.max)), "{err}");
+        }
+        let profile = r#"{"write_key":"k","profile":{"space_id":"s","access_token":"t","cache_max_entries":1000000000000}}"#;
+        assert!(Config::from_json(profile).unwrap_err().contains("`profile.cache_max_entries` must be an integer in 1..=1000000"));
+        assert!(Config::from_json(r#"{"write_key":"k","backoff_base_ms":500,"backoff_max_ms":100}"#).unwrap_err().contains("backoff_max_ms"));
+        let c = Config::from_json(r#"{"write_key":"k","max_queue_events":10000000,"max_retries":0,"max_queue_bytes":4294967296}"#).unwrap();
+        assert_eq!((c.max_queue_events, c.max_retries), (10_000_000, 0));
     }
 
     #[test]
