@@ -117,7 +117,7 @@ pub fn classify<'d>(d: &Decision<'_>, datafile: Option<&'d DatafileIndex>, confi
     Classification::Exposure(ids)
 }
 
-fn fill<'d>(ids: &mut ExposureIds<'d>, found: &Found<'d>, variation_key: &str) {
+fn fill<'d>(ids: &mut ExposureIds<'d>, found: &Found<'d, '_>, variation_key: &str) {
     let rule = found.rule;
     ids.flag_key = rule.flag_key.as_deref();
     ids.experiment_id = Some(rule.id.as_str());

@@ -32,47 +32,49 @@ pub enum RuleKind {
 #[derive(Debug, Clone)]
 pub struct Variation {
     pub id: String,
-    /// Position of this variation's counter slot in a `FlagRule`.
+    /// Position of this variation's counter slot in its rule's `slots`.
     slot: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Rule {
     pub id: String,
     pub key: String,
     pub kind: RuleKind,
     /// The datafile's experiment `type` (`ab`, `mab`, `cmab`, `fr`, `td`) when present.
     pub experiment_type: Option<String>,
-    /// The flag this rule belongs to, when the datafile says (never for holdouts: they span flags).
+    /// The flag this entry belongs to. A holdout spans flags: it has one entry per flag in its
+    /// scope and one with no flag (found by id, or by key on flags outside the scope).
     pub flag_key: Option<String>,
     /// variation key -> variation
     pub variations: HashMap<String, Variation>,
-}
-
-/// One rule as one flag sees it, with one exposure counter slot per variation of the rule.
-#[derive(Debug)]
-struct FlagRule {
-    rule: usize,
+    /// One exposure counter slot per variation, for (flag_key, key, variation).
     slots: Box<[Slot]>,
 }
 
-impl FlagRule {
-    fn new(rule: usize, variations: usize) -> FlagRule {
-        FlagRule { rule, slots: (0..variations).map(|_| Slot::new()).collect() }
+impl Clone for Rule {
+    /// A copy with empty slots: the counters belong to one process (see `DatafileIndex::fresh_copy`).
+    fn clone(&self) -> Rule {
+        Rule {
+            id: self.id.clone(),
+            key: self.key.clone(),
+            kind: self.kind,
+            experiment_type: self.experiment_type.clone(),
+            flag_key: self.flag_key.clone(),
+            variations: self.variations.clone(),
+            slots: new_slots(self.slots.len()),
+        }
     }
 }
 
-impl Clone for FlagRule {
-    /// A copy with empty slots: the counters belong to one process (see `DatafileIndex::fresh_copy`).
-    fn clone(&self) -> FlagRule {
-        FlagRule::new(self.rule, self.slots.len())
-    }
+fn new_slots(n: usize) -> Box<[Slot]> {
+    (0..n).map(|_| Slot::new()).collect()
 }
 
 #[derive(Debug, Clone, Default)]
 struct Flag {
-    /// rule key -> the rule (the flag's experiments, then deliveries, then holdouts in scope)
-    rules: HashMap<String, FlagRule>,
+    /// rule key -> entry (the flag's experiments, then deliveries, then holdouts in scope)
+    rules: HashMap<String, usize>,
     /// Every variation of the flag's experiments and deliveries, key -> id: a forced decision may
     /// use any of them on any rule of the flag, as the SDKs validate forced variations by flag.
     variations: HashMap<String, String>,
@@ -85,27 +87,28 @@ pub struct DatafileIndex {
     by_id: HashMap<String, usize>,
     /// Experiment key -> index, for legacy `ab-test` decisions, which carry no flag.
     experiments_by_key: HashMap<String, usize>,
-    /// Running holdout key -> index, on any flag (see the module comment).
+    /// Running holdout key -> its entry with no flag, on any flag (see the module comment).
     holdouts_by_key: HashMap<String, usize>,
     pub revision: String,
 }
 
-/// A rule found for a decision, with the flag it was found in.
+/// A rule found for a decision on `flag_key`.
 #[derive(Clone, Copy)]
-pub struct Found<'d> {
+pub struct Found<'d, 'f> {
     pub rule: &'d Rule,
-    flag: Option<&'d Flag>,
-    flag_rule: Option<&'d FlagRule>,
+    index: &'d DatafileIndex,
+    flag_key: Option<&'f str>,
 }
 
-impl<'d> Found<'d> {
-    /// The variation's id and counter slot: the rule's own variation, else (a forced decision) the
-    /// flag's variation of that key, which has no slot.
+impl<'d> Found<'d, '_> {
+    /// The variation's id and counter slot: the rule's own variation (with a slot when the entry
+    /// is this flag's), else (a forced decision) the flag's variation of that key, with no slot.
     pub fn variation(&self, key: &str) -> Option<(&'d str, Option<&'d Slot>)> {
         if let Some(v) = self.rule.variations.get(key) {
-            return Some((v.id.as_str(), self.flag_rule.and_then(|fr| fr.slots.get(v.slot))));
+            let slot = if self.rule.flag_key.as_deref() == self.flag_key { self.rule.slots.get(v.slot) } else { None };
+            return Some((v.id.as_str(), slot));
         }
-        self.flag?.variations.get(key).map(|id| (id.as_str(), None))
+        self.index.flags.get(self.flag_key?)?.variations.get(key).map(|id| (id.as_str(), None))
     }
 }
 
@@ -219,7 +222,7 @@ impl DatafileIndex {
                 let rule = &mut index.rules[i];
                 rule.flag_key = Some(raw_flag.key.clone());
                 // An experiment rule wins over a delivery rule of the same key in one flag.
-                flag.rules.entry(rule.key.clone()).or_insert_with(|| FlagRule::new(i, rule.variations.len()));
+                flag.rules.entry(rule.key.clone()).or_insert(i);
                 for (key, v) in &rule.variations {
                     flag.variations.entry(key.clone()).or_insert_with(|| v.id.clone());
                 }
@@ -243,6 +246,9 @@ impl DatafileIndex {
                 rules.iter().filter_map(|id| index.by_id.get(id)).filter_map(|&i| index.rules[i].flag_key.clone()).collect();
             index.add_holdout(holdout, &scope);
         }
+        for rule in &mut index.rules {
+            rule.slots = new_slots(rule.variations.values().map(|v| v.slot + 1).max().unwrap_or(0));
+        }
         Ok(index)
     }
 
@@ -254,17 +260,26 @@ impl DatafileIndex {
         }
         let i = self.rules.len();
         self.by_id.insert(id.clone(), i);
-        self.rules.push(Rule { id, key, kind, experiment_type: experiment_type.filter(|t| !t.is_empty()), flag_key: None, variations: map });
+        let experiment_type = experiment_type.filter(|t| !t.is_empty());
+        self.rules.push(Rule { id, key, kind, experiment_type, flag_key: None, variations: map, slots: Box::default() });
         i
     }
 
+    /// The holdout's entry with no flag (by id, and by key anywhere), and one per flag in `scope`.
     fn add_holdout(&mut self, holdout: RawHoldout, scope: &[String]) {
         let i = self.add(holdout.id, holdout.key, RuleKind::Holdout, None, holdout.variations);
-        let (key, n) = (self.rules[i].key.clone(), self.rules[i].variations.len());
+        let key = self.rules[i].key.clone();
         self.holdouts_by_key.entry(key.clone()).or_insert(i);
         for flag_key in scope {
+            let Some(flag) = self.flags.get(flag_key) else { continue };
+            if flag.rules.contains_key(&key) {
+                continue;
+            }
+            let entry = Rule { flag_key: Some(flag_key.clone()), ..self.rules[i].clone() };
+            self.rules.push(entry);
+            let j = self.rules.len() - 1;
             if let Some(flag) = self.flags.get_mut(flag_key) {
-                flag.rules.entry(key.clone()).or_insert_with(|| FlagRule::new(i, n));
+                flag.rules.insert(key.clone(), j);
             }
         }
     }
@@ -288,28 +303,30 @@ impl DatafileIndex {
         }
     }
 
-    /// A `flag` or legacy `feature` decision's rule: by key within the flag (checked against the
-    /// SDK's experiment id when it sent one), else by that id (unique), else a Running holdout of
-    /// that key. The common case is two hash lookups.
-    pub fn find(&self, flag_key: Option<&str>, rule_key: &str, experiment_id: Option<&str>) -> Option<Found<'_>> {
-        let flag = flag_key.and_then(|f| self.flags.get(f));
-        if let Some(fr) = flag.and_then(|f| f.rules.get(rule_key)) {
-            let rule = &self.rules[fr.rule];
-            if experiment_id.map_or(true, |id| id == rule.id) {
-                return Some(Found { rule, flag, flag_rule: Some(fr) });
+    /// A `flag` or legacy `feature` decision's rule: by the SDK's experiment id (unique; one hash
+    /// lookup on the ABI 2 fast path), else by key within the flag, else a Running holdout of that
+    /// key.
+    pub fn find<'f>(&self, flag_key: Option<&'f str>, rule_key: &str, experiment_id: Option<&str>) -> Option<Found<'_, 'f>> {
+        let found = |i: usize| Found { rule: &self.rules[i], index: self, flag_key };
+        if let Some(&i) = experiment_id.and_then(|id| self.by_id.get(id)) {
+            let rule = &self.rules[i];
+            if rule.kind == RuleKind::Holdout {
+                // A holdout's id names its entry with no flag; this flag's own entry has its counters.
+                let own = flag_key.and_then(|f| self.flags.get(f)).and_then(|f| f.rules.get(&rule.key)).copied();
+                if let Some(j) = own.filter(|&j| self.rules[j].id == rule.id) {
+                    return Some(found(j));
+                }
             }
+            return Some(found(i));
         }
-        let i = experiment_id.and_then(|id| self.by_id.get(id)).or_else(|| self.holdouts_by_key.get(rule_key)).copied()?;
-        let flag_rule = flag.and_then(|f| f.rules.get(&self.rules[i].key)).filter(|fr| fr.rule == i);
-        Some(Found { rule: &self.rules[i], flag, flag_rule })
+        let in_flag = flag_key.and_then(|f| self.flags.get(f)).and_then(|f| f.rules.get(rule_key)).copied();
+        in_flag.or_else(|| self.holdouts_by_key.get(rule_key).copied()).map(found)
     }
 
     /// A legacy `ab-test` / `feature-test` decision's experiment, which names no flag.
-    pub fn experiment_by_key(&self, key: &str) -> Option<Found<'_>> {
+    pub fn experiment_by_key(&self, key: &str) -> Option<Found<'_, '_>> {
         let i = *self.experiments_by_key.get(key)?;
-        let flag = self.rules[i].flag_key.as_deref().and_then(|f| self.flags.get(f));
-        let flag_rule = flag.and_then(|f| f.rules.get(key)).filter(|fr| fr.rule == i);
-        Some(Found { rule: &self.rules[i], flag, flag_rule })
+        Some(Found { rule: &self.rules[i], index: self, flag_key: self.rules[i].flag_key.as_deref() })
     }
 
     pub fn flag_count(&self) -> usize {
@@ -353,16 +370,21 @@ mod tests {
         assert_eq!(found.variation("off").map(|v| (v.0, v.1.is_some())), Some(("8101", true)));
         let excluded = idx.find(Some("search_flow"), "global_holdout", None).unwrap();
         assert_eq!(excluded.rule.kind, RuleKind::Holdout);
-        assert!(excluded.flag_rule.is_none(), "excluded flag: no slot, still a holdout");
+        assert!(excluded.variation("off").unwrap().1.is_none(), "excluded flag: no slot, still a holdout");
         // Only Running holdouts.
         assert!(idx.find(Some("checkout_flow"), "draft_holdout", None).is_none());
         assert!(idx.find(Some("checkout_flow"), "x", Some("8003")).is_none());
         // Local holdout, scoped to its included rule's flag.
         let local = idx.find(Some("checkout_flow"), "local_holdout", None).unwrap();
-        assert_eq!((local.rule.kind, local.rule.id.as_str(), local.flag_rule.is_some()), (RuleKind::Holdout, "8002", true));
-        assert!(idx.find(Some("search_flow"), "local_holdout", None).unwrap().flag_rule.is_none());
-        // By id, whatever the flag.
+        assert_eq!((local.rule.kind, local.rule.id.as_str(), local.variation("off").unwrap().1.is_some()), (RuleKind::Holdout, "8002", true));
+        assert!(idx.find(Some("search_flow"), "local_holdout", None).unwrap().variation("off").unwrap().1.is_none());
+        // By id, whatever the flag; on a flag in scope, that flag's entry (with its counters).
         assert_eq!(idx.find(Some("search_flow"), "anything", Some("8002")).unwrap().rule.key, "local_holdout");
+        let by_id = idx.find(Some("checkout_flow"), "global_holdout", Some("8001")).unwrap();
+        assert!(std::ptr::eq(by_id.rule, ho) && by_id.variation("off").unwrap().1.is_some());
+        // By id for experiments: the ABI 2 fast path carries it; an unknown id falls back to the key.
+        assert_eq!(idx.find(Some("checkout_flow"), "checkout_ab", Some("2001")).unwrap().rule.id, "2001");
+        assert_eq!(idx.find(Some("checkout_flow"), "checkout_ab", Some("9999999")).unwrap().rule.id, "2001");
         // Experiment types.
         assert_eq!(rule(&idx, "checkout_flow", "checkout_ab").unwrap().experiment_type.as_deref(), Some("ab"));
         assert_eq!(rule(&idx, "checkout_flow", "checkout_delivery").unwrap().experiment_type, None);
