@@ -56,11 +56,6 @@ func (c *Client) Attach(oc *client.OptimizelyClient) (detach func(), err error) 
 	if oc == nil {
 		return nil, errors.New("flagwire: Attach: nil OptimizelyClient")
 	}
-	if _, ok := c.acquire(); !ok {
-		return nil, ErrClosed
-	}
-	c.release()
-
 	center := oc.GetNotificationCenter()
 	keys := []any{oc}
 	if center != nil && reflect.TypeOf(center).Comparable() {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestVersion(t *testing.T) {
 	if v := flagwire.Version(); v == "" || strings.Count(v, ".") != 2 {
 		t.Fatalf("Version() = %q", v)
 	}
-	if flagwire.ABIVersion != 1 {
+	if flagwire.ABIVersion != 2 || flagwire.Version() != "0.2.0" {
 		t.Fatal("ABIVersion")
 	}
 }
@@ -227,4 +228,30 @@ func TestUnclosedClientIsCleanedUp(t *testing.T) {
 	}
 	runtime.GC()
 	time.Sleep(50 * time.Millisecond)
+}
+
+// Each call gets its own error message (ABI 2's out_error), even with other calls failing on
+// other goroutines at the same time: no shared "last error" to overwrite.
+func TestErrorMessagesArePerCall(t *testing.T) {
+	c := newClient(t, nil)
+	cases := []struct{ message, key string }{
+		{`{"type":"track","userId":"u"}`, "`event` is required"},
+		{`{"type":"alias","userId":"u"}`, "`previousId` is required"},
+	}
+	var wg sync.WaitGroup
+	for _, tc := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				err := c.EnqueueJSON([]byte(tc.message))
+				var fe *flagwire.Error
+				if !errors.As(err, &fe) || fe.Status != flagwire.StatusInvalidJSON || !strings.Contains(fe.Message, tc.key) {
+					t.Errorf("%s: %v, want INVALID_JSON naming %s", tc.message, err, tc.key)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

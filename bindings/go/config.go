@@ -1,8 +1,11 @@
 package flagwire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"log/slog"
+)
 
-// Config is the library's configuration (DESIGN §3). It marshals to exactly the JSON object
+// Config is the library's configuration (docs/design.md §3). It marshals to exactly the JSON object
 // flagwire_init takes: every field is omitted when zero, and the library then applies its
 // default. Options whose default is true, and MaxRetries (where 0 means "no retries"), are
 // pointers: nil = default; set them with Bool / Int.
@@ -49,11 +52,18 @@ type Config struct {
 	Proxy string `json:"proxy,omitempty"`
 	// CACertsPEM: extra trusted root certificates, PEM text. Default none.
 	CACertsPEM string `json:"ca_certs_pem,omitempty"`
-	// LogLevel: "off", "error", "warn" (default), "info", "debug"; the library logs to stderr.
+	// LogLevel: "off", "error", "warn" (default), "info", "debug": the lines the library
+	// produces. They go to Logger; lines logged while New starts the client go to stderr.
 	LogLevel string `json:"log_level,omitempty"`
-	// Profile configures the Segment Profile API (DESIGN §7), used by ProfileAttributes and
+	// Profile configures the Segment Profile API (docs/design.md §7), used by ProfileAttributes and
 	// ProfileUserID. nil: no Profile API (those return ErrInvalidConfig).
 	Profile *ProfileConfig `json:"profile,omitempty"`
+
+	// Logger receives the library's log lines (docs/design.md §2.4) at the slog level of their
+	// severity, with the attribute component=flagwire; the logger's own level filters them
+	// too. nil: slog.Default() at each line. Lines come from the library's sender thread and
+	// from calls such as Profile API lookups, possibly concurrently. Not sent to the library.
+	Logger *slog.Logger `json:"-"`
 
 	// OnError, when set, is called with every error the decision handler (OnDecision, and so
 	// Attach) meets: queue full, message too large, closed client, a refused datafile.
@@ -61,7 +71,7 @@ type Config struct {
 	OnError func(error) `json:"-"`
 }
 
-// ProfileConfig is the "profile" object of the config (DESIGN §7). Zero values mean the
+// ProfileConfig is the "profile" object of the config (docs/design.md §7). Zero values mean the
 // library's defaults.
 type ProfileConfig struct {
 	// SpaceID of the Unify space (Unify settings > API access). Required.

@@ -1,0 +1,100 @@
+package flagwire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// capi.go checks at compile time that every status the Go code names has the header's number;
+// this also catches a status the header has and the Go table lacks.
+func TestStatusTableMatchesHeader(t *testing.T) {
+	h, err := os.ReadFile(filepath.Join("..", "..", "include", "flagwire.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile(`FLAGWIRE_STATUS_([A-Z0-9_]+) = (\d+),`).FindAllSubmatch(h, -1)
+	if len(found) == 0 {
+		t.Fatal("no FLAGWIRE_STATUS_ lines in the header")
+	}
+	for _, m := range found {
+		n, _ := strconv.Atoi(string(m[2]))
+		if got := Status(n).String(); got != string(m[1]) {
+			t.Errorf("status %d: header %s, Go %s", n, m[1], got)
+		}
+		if st := Status(n); st != StatusOK && st != StatusSkipped {
+			if e, ok := sentinelFor(st).(*Error); !ok || e.Status != st || sentinelFor(st) != sentinelFor(st) {
+				t.Errorf("status %s has no sentinel error", st)
+			}
+		}
+	}
+	if len(found) != len(statusNames) {
+		t.Errorf("header has %d statuses, Go %d", len(found), len(statusNames))
+	}
+}
+
+// The record encoder writes the documented layout (docs/design.md §2.2), checked field by field
+// against a record built by hand.
+func TestRecordLayout(t *testing.T) {
+	r := flagRecord{strings: [recordStrings]string{"u\x00", "flag", "", "var", "2001", ""}, enabled: 1, dispatched: -1,
+		attributes: map[string]any{"plan": "pro"}}
+	got, err := appendRecord([]byte("prefix"), &r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := `{"plan":"pro"}`
+	var want bytes.Buffer
+	want.WriteString("prefix")
+	le := func(v any) { _ = binary.Write(&want, binary.LittleEndian, v) }
+	le(uint32(44 + 2 + 4 + 0 + 3 + 4 + 0 + len(attrs)))
+	want.Write([]byte{1, 1, 0xff, 0})
+	le(int64(0))
+	for _, n := range []uint32{2, 4, 0, 3, 4, 0, uint32(len(attrs))} {
+		le(n)
+	}
+	want.WriteString("u\x00flagvar2001" + attrs)
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("record\n got % x\nwant % x", got, want.Bytes())
+	}
+	// Unencodable attributes: an error, and the buffer is left as it was.
+	r.attributes = map[string]any{"ch": make(chan int)}
+	if got, err := appendRecord([]byte("prefix"), &r); err == nil || string(got) != "prefix" {
+		t.Fatalf("unencodable attributes: %q, %v", got, err)
+	}
+}
+
+// Encoding a decision into the pooled buffer allocates nothing.
+func TestRecordEncodingDoesNotAllocate(t *testing.T) {
+	r := flagRecord{strings: [recordStrings]string{"user-1", "checkout_flow", "checkout_ab", "treatment", "2001", "5002"},
+		enabled: 1, dispatched: 1, attributes: map[string]any{"plan": "premium", "country": "DE", "logins": 12}}
+	buf := make([]byte, 0, 512)
+	if n := testing.AllocsPerRun(1000, func() { buf, _ = appendRecord(buf[:0], &r) }); n != 0 {
+		t.Fatalf("%v allocations per record", n)
+	}
+}
+
+// After Close, the log callback's handle is deleted (the library no longer calls back).
+func TestCloseDeletesTheLogHandle(t *testing.T) {
+	c, err := New(Config{WriteKey: "k", LogLevel: "off"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.h.log
+	if _, ok := h.Value().(*logRoute); !ok {
+		t.Fatal("no log route behind the handle")
+	}
+	if err := c.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("the handle is still valid after Close")
+		}
+	}()
+	h.Value()
+}
