@@ -9,31 +9,31 @@ import (
 // handle guards the C pointer. Calls hold the read lock for their duration; shutdown takes the
 // write lock, so it never frees the client under a running call. Calls use TryRLock: while a
 // shutdown is pending they fail fast with ErrClosed instead of waiting, so a decision never
-// blocks behind a Close.
+// blocks behind a Close. It holds nothing of the Client, so the Client's cleanup can use it.
 type handle struct {
-	mu  sync.RWMutex
-	ptr cptr       // nil once closed
-	log cgo.Handle // the log callback's user_data; deleted once the client is shut down
+	mu        sync.RWMutex
+	ptr       cptr       // nil once closed
+	log       cgo.Handle // the log callback's user_data; deleted once the client is shut down
+	decisions *decisionBuffer
 }
 
-// take marks the handle closed and returns what shutdown needs; nil when already closed. It
-// waits for calls in progress; calls that start afterwards see nil.
-func (h *handle) take() (cptr, cgo.Handle) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// close hands over the buffered decisions, then shuts the library's client down and frees
+// the log callback's handle (after flagwire_shutdown the library never calls it again,
+// docs/design.md §2.4). False when it was already closed.
+func (h *handle) close(timeoutMS uint32) (Status, bool) {
+	h.decisions.close(h)
+	h.mu.Lock() // waits for calls in progress; calls that start now see nil
 	p, log := h.ptr, h.log
 	h.ptr, h.log = nil, 0
-	return p, log
-}
-
-// shutdown frees the library's client, then the log callback's handle: after
-// flagwire_shutdown returns the library never calls the callback again (docs/design.md §2.4).
-func shutdown(p cptr, log cgo.Handle, timeoutMS uint32) Status {
+	h.mu.Unlock()
+	if p == nil {
+		return StatusClosed, false
+	}
 	st := cShutdown(p, timeoutMS)
 	if log != 0 {
 		log.Delete()
 	}
-	return st
+	return st, true
 }
 
 // scratch is one call's memory, reused through a pool so the decision path allocates nothing:
@@ -63,24 +63,22 @@ func (s *scratch) release() {
 
 // call is the one way into the library for a live client (docs/design.md §8; uniffi's
 // callWithHandle): acquire the handle (ErrClosed when closed or closing), run f with the live
-// pointer, release, keep the Client reachable until f returned (runtime.KeepAlive: its cleanup
-// must not shut the client down under the call), and turn a failing status plus the call's own
-// *out_error message (s.errOut, freed with flagwire_string_free) into an *Error. OK and SKIPPED
-// are not errors. Values written to s.valOut stay there for the caller to take.
+// pointer, release, and turn a failing status plus the call's own *out_error message (s.errOut,
+// freed with flagwire_string_free) into an *Error. OK and SKIPPED are not errors. Values written
+// to s.valOut stay there for the caller to take. Client.call adds the Client's KeepAlive.
 //
 // f does not escape, so a closure passed here is not heap-allocated.
-func (c *Client) call(s *scratch, f func(p cptr) Status) (Status, error) {
-	if !c.h.mu.TryRLock() {
+func (h *handle) call(s *scratch, f func(p cptr) Status) (Status, error) {
+	if !h.mu.TryRLock() {
 		return StatusClosed, ErrClosed
 	}
-	p := c.h.ptr
+	p := h.ptr
 	if p == nil {
-		c.h.mu.RUnlock()
+		h.mu.RUnlock()
 		return StatusClosed, ErrClosed
 	}
 	st := f(p)
-	c.h.mu.RUnlock()
-	runtime.KeepAlive(c)
+	h.mu.RUnlock()
 	msg := takeString(&s.errOut)
 	switch {
 	case st == StatusOK || st == StatusSkipped:
@@ -89,4 +87,12 @@ func (c *Client) call(s *scratch, f func(p cptr) Status) (Status, error) {
 		return st, sentinelFor(st)
 	}
 	return st, &Error{Status: st, Message: msg}
+}
+
+// call is handle.call for a Client's methods: runtime.KeepAlive keeps the Client reachable
+// until the C call returned, so its cleanup cannot shut the client down under the call.
+func (c *Client) call(s *scratch, f func(p cptr) Status) (Status, error) {
+	st, err := c.h.call(s, f)
+	runtime.KeepAlive(c)
+	return st, err
 }

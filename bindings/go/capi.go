@@ -137,6 +137,12 @@ func cOnDecisionRecord(p cptr, s *scratch, record []byte) Status {
 	return Status(C.flagwire_on_decision_record(p, ptr, n, &s.errOut))
 }
 
+// cOnDecisionRecords hands over records laid back to back (decisionBuffer).
+func cOnDecisionRecords(p cptr, s *scratch, records []byte) Status {
+	ptr, n := bytesArg(records)
+	return Status(C.flagwire_on_decision_records(p, ptr, n, &s.errOut))
+}
+
 func cOnNotificationJSON(p cptr, s *scratch, notification []byte) Status {
 	ptr, n := bytesArg(notification)
 	return Status(C.flagwire_on_notification_json(p, ptr, n, &s.errOut))

@@ -36,11 +36,7 @@ func checkABI() error {
 type Client struct {
 	h                 *handle
 	includeAttributes bool
-	onError           func(error)
-
-	handlerErrors  atomic.Uint64
-	handlerPanics  atomic.Uint64
-	datafileErrors atomic.Uint64
+	report            *handlerReport
 
 	attachMu sync.Mutex
 	attached map[any]*attachment
@@ -65,24 +61,50 @@ func New(cfg Config) (*Client, error) {
 	// The handle keeps the route (not the Client) reachable for the library's threads; it is
 	// deleted after flagwire_shutdown, when the library no longer calls back.
 	log := cgo.NewHandle(&logRoute{logger: cfg.Logger})
+	report := &handlerReport{onError: cfg.OnError}
+	h := &handle{ptr: p, log: log, decisions: newDecisionBuffer(report)}
+	go h.decisions.run(h)
 	if st := cRouteLog(p, log); st != StatusOK {
-		shutdown(p, log, 0)
+		h.close(0)
 		return nil, &Error{Status: st, Message: "flagwire_set_log_callback failed"}
 	}
 	c := &Client{
-		h:                 &handle{ptr: p, log: log},
+		h:                 h,
 		includeAttributes: cfg.IncludeAttributes == nil || *cfg.IncludeAttributes,
-		onError:           cfg.OnError,
+		report:            report,
 		attached:          map[any]*attachment{},
 	}
-	// A Client that is dropped without Close still stops its sender thread. The cleanup holds
-	// only the handle, never the Client. Events still queued then get 2 s to be delivered.
-	runtime.AddCleanup(c, func(h *handle) {
-		if p, log := h.take(); p != nil {
-			go shutdown(p, log, 2000)
-		}
-	}, c.h)
+	// A Client that is dropped without Close still hands its buffered decisions over and stops
+	// the library's sender thread. The cleanup holds only the handle, never the Client. Events
+	// still queued then get 2 s to be delivered.
+	runtime.AddCleanup(c, func(h *handle) { go h.close(2000) }, h)
 	return c, nil
+}
+
+// handlerReport counts what the decision handler meets and passes errors to Config.OnError.
+// The hand-over goroutine uses it too, so it is not part of the Client.
+type handlerReport struct {
+	errors, panics, datafileErrors atomic.Uint64
+	onError                        func(error)
+}
+
+// fail counts err as a handler error and passes it to OnError.
+func (r *handlerReport) fail(err error) {
+	r.errors.Add(1)
+	r.tell(err)
+}
+
+// tell passes err to OnError; a panicking OnError is counted, never propagated.
+func (r *handlerReport) tell(err error) {
+	if r.onError == nil {
+		return
+	}
+	defer func() {
+		if recover() != nil {
+			r.panics.Add(1)
+		}
+	}()
+	r.onError(err)
 }
 
 // millis converts a timeout for the C ABI: rounded up to whole milliseconds, clamped to uint32.
@@ -104,7 +126,11 @@ func millis(d time.Duration) uint32 {
 // by flag (experiment vs delivery) and fills experiment and variation ids a decision lacks.
 // Attach does this for you, on attach and on every config update. An invalid datafile returns
 // an error wrapping ErrInvalidJSON and the previous one is kept.
+//
+// Decisions buffered before the call are handed over first, so they are classified with the
+// datafile they were made under.
 func (c *Client) SetDatafile(datafile string) error {
+	c.h.decisions.handOver(c.h)
 	s := getScratch()
 	defer s.release()
 	_, err := c.call(s, func(p cptr) Status { return cSetDatafileJSON(p, s, datafile) })
@@ -135,6 +161,7 @@ func (c *Client) EnqueueJSON(message []byte) error {
 // At the deadline it returns an error matching ErrTimeout; nothing is lost, events stay queued.
 // It blocks only the calling goroutine.
 func (c *Client) Flush(timeout time.Duration) error {
+	c.h.decisions.handOver(c.h)
 	s := getScratch()
 	defer s.release()
 	ms := millis(timeout)
@@ -149,12 +176,11 @@ func (c *Client) Flush(timeout time.Duration) error {
 // starts while a Flush runs waits for that Flush first.
 func (c *Client) Close(timeout time.Duration) error {
 	c.detachAll()
-	p, log := c.h.take() // calls that start now see nil; none is running
-	if p == nil {
+	st, ok := c.h.close(millis(timeout))
+	runtime.KeepAlive(c)
+	if !ok {
 		return ErrClosed
 	}
-	st := shutdown(p, log, millis(timeout))
-	runtime.KeepAlive(c)
 	return sentinelFor(st)
 }
 
@@ -181,8 +207,9 @@ type Stats struct {
 	DatafileErrors uint64 `json:"datafile_errors"` // config updates whose datafile was refused
 }
 
-// Stats returns the current counters.
+// Stats returns the current counters, with every decision made before the call counted.
 func (c *Client) Stats() (Stats, error) {
+	c.h.decisions.handOver(c.h)
 	s := getScratch()
 	defer s.release()
 	var st Stats
@@ -192,8 +219,8 @@ func (c *Client) Stats() (Stats, error) {
 	if err := json.Unmarshal([]byte(takeString(&s.valOut)), &st); err != nil {
 		return st, &Error{Status: StatusInvalidJSON, Message: "stats: " + err.Error()}
 	}
-	st.HandlerErrors = c.handlerErrors.Load()
-	st.HandlerPanics = c.handlerPanics.Load()
-	st.DatafileErrors = c.datafileErrors.Load()
+	st.HandlerErrors = c.report.errors.Load()
+	st.HandlerPanics = c.report.panics.Load()
+	st.DatafileErrors = c.report.datafileErrors.Load()
 	return st, nil
 }

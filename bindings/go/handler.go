@@ -2,6 +2,7 @@ package flagwire
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/optimizely/go-sdk/v2/pkg/notification"
 )
@@ -10,25 +11,43 @@ import (
 //
 //	optimizelyClient.GetNotificationCenter().AddHandler(notification.Decision, ...)
 //
-// or let Attach register it. It never panics into the SDK (a panic in a Go handler makes
-// decide return a zero decision): errors and recovered panics are counted in Stats and passed
-// to Config.OnError. SKIPPED (not an exposure) is not an error.
+// or let Attach register it. A flag decision is encoded as a decision record stamped with the
+// time of the call and buffered; a hand-over goroutine passes the records to the library
+// within a few milliseconds, off the SDK's goroutine (buffer.go). Flush, Stats and Close
+// hand over first. Other decisions go at once, as HandleDecision sends them.
+//
+// It never panics into the SDK (a panic in a Go handler makes decide return a zero decision)
+// and never blocks. What fails here (a closed client, attributes that cannot be encoded, and
+// for decisions handed over at once the library's error) is counted in Stats.HandlerErrors
+// and passed to Config.OnError; what the library does with buffered records (skipped,
+// dropped because its queue is full or the input invalid) is counted in the library's Stats.
 func (c *Client) OnDecision(n notification.DecisionNotification) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.handlerPanics.Add(1)
+			c.report.panics.Add(1)
 		}
 	}()
-	if _, err := c.HandleDecision(n); err != nil {
-		c.handlerErrors.Add(1)
-		if c.onError != nil {
-			c.onError(err)
+	var err error
+	r, ok := flagRecordOf(&n, c.includeAttributes)
+	switch {
+	case !ok:
+		_, err = c.HandleDecision(n)
+	case !r.validUTF8(): // the library's INVALID_UTF8 is then this decision's error
+		_, err = c.sendRecord(&r)
+	default:
+		r.atMS = time.Now().UnixMilli()
+		if err = c.h.decisions.add(&r); err == errBufferFull {
+			_, err = c.sendRecord(&r)
 		}
+	}
+	if err != nil {
+		c.report.fail(err)
 	}
 }
 
-// HandleDecision is OnDecision with the outcome: queued reports whether an Experiment Viewed
-// event was queued; (false, nil) means the decision is valid but not an exposure.
+// HandleDecision hands one notification to the library at once, on the calling goroutine,
+// and returns the outcome: queued reports whether an Experiment Viewed event was queued;
+// (false, nil) means the decision is valid but not an exposure.
 //
 // The binding only converts; the library decides what is an exposure (docs/design.md §8).
 // Flag decisions (the decide API) go as one decision record each (record.go), whatever their
@@ -36,21 +55,27 @@ func (c *Client) OnDecision(n notification.DecisionNotification) {
 // carried whether or not a datafile was given. Legacy types (feature, feature-test, ab-test,
 // ...) go as the whole notification in JSON.
 func (c *Client) HandleDecision(n notification.DecisionNotification) (queued bool, err error) {
+	if r, ok := flagRecordOf(&n, c.includeAttributes); ok {
+		return c.sendRecord(&r)
+	}
+	js, err := notificationJSON(&n, c.includeAttributes)
+	if err != nil {
+		return false, err
+	}
 	s := getScratch()
 	defer s.release()
-	var st Status
-	if r, ok := flagRecordOf(&n, c.includeAttributes); ok {
-		if s.buf, err = appendRecord(s.buf[:0], &r); err != nil {
-			return false, err
-		}
-		st, err = c.call(s, func(p cptr) Status { return cOnDecisionRecord(p, s, s.buf) })
-	} else {
-		js, jerr := notificationJSON(&n, c.includeAttributes)
-		if jerr != nil {
-			return false, jerr
-		}
-		st, err = c.call(s, func(p cptr) Status { return cOnNotificationJSON(p, s, js) })
+	st, err := c.call(s, func(p cptr) Status { return cOnNotificationJSON(p, s, js) })
+	return st == StatusOK, err
+}
+
+// sendRecord hands one decision record to the library at once.
+func (c *Client) sendRecord(r *flagRecord) (queued bool, err error) {
+	s := getScratch()
+	defer s.release()
+	if s.buf, err = appendRecord(s.buf[:0], r); err != nil {
+		return false, err
 	}
+	st, err := c.call(s, func(p cptr) Status { return cOnDecisionRecord(p, s, s.buf) })
 	return st == StatusOK, err
 }
 

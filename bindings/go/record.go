@@ -22,6 +22,7 @@ import (
 const (
 	recordHeaderLen          = 44
 	recordFormatFlagDecision = 1
+	recordAtMSAt             = 8
 	recordLengthsAt          = 16
 	recordStrings            = 6 // the string fields before the attributes JSON
 )
@@ -31,6 +32,7 @@ type flagRecord struct {
 	// user id, flag key, rule key, variation key, experiment id, variation id, in record order
 	strings             [recordStrings]string
 	enabled, dispatched int8           // 1, 0, -1 unknown
+	atMS                int64          // decision time, Unix ms; 0: when the library reads it
 	attributes          map[string]any // nil or empty: absent
 }
 
@@ -64,7 +66,8 @@ func appendRecord(buf []byte, r *flagRecord) ([]byte, error) {
 	h[4] = recordFormatFlagDecision
 	h[5] = byte(r.enabled)
 	h[6] = byte(r.dispatched)
-	// h[7] (reserved) and h[8:16] (at_ms = 0: now) stay zero.
+	// h[7] is reserved, zero.
+	binary.LittleEndian.PutUint64(h[recordAtMSAt:], uint64(r.atMS))
 	for i, n := range lens {
 		binary.LittleEndian.PutUint32(h[recordLengthsAt+4*i:], uint32(n))
 	}
