@@ -76,19 +76,23 @@ fn retry_after_as_http_date_is_honoured() {
 #[test]
 fn non_retryable_status_fails_only_that_batch() {
     let col = collector();
-    col.script(vec![Step::status(400)]);
+    col.script(vec![Step::status(422)]);
     let client = TestClient::new(&config(&col.url(), json!({"batch_size": 5, "flush_interval_ms": 60000})));
-    send_n(&client, 10, "b");
+    send_n(&client, 5, "b");
+    assert_eq!(client.flush(10_000), Status::Ok);
+    for i in 5..10 {
+        assert_eq!(client.flag(&format!("b{i}"), "f", Some("r"), Some("v"), true, 1, None), Status::Ok);
+    }
     assert_eq!(client.flush(10_000), Status::Ok);
     let reqs = col.requests();
-    assert_eq!(reqs.iter().map(|r| r.status).collect::<Vec<_>>(), [400, 200]);
+    assert_eq!(reqs.iter().map(|r| r.status).collect::<Vec<_>>(), [422, 200]);
     // Only the second batch arrived; the first was not retried.
     let users: Vec<_> = col.messages().iter().map(|m| m["userId"].as_str().unwrap().to_string()).collect();
     assert_eq!(users, (5..10).map(|i| format!("b{i}")).collect::<Vec<_>>());
     let stats = client.stats();
     assert_eq!((stat(&stats, "failed"), stat(&stats, "delivered"), stat(&stats, "retries")), (5, 5, 0));
     assert_invariant(&stats);
-    for code in [501, 505, 511, 413, 404] {
+    for code in [501, 505, 511, 404, 401] {
         col.reset();
         col.script(vec![Step::status(code)]);
         let client = TestClient::new(&config(&col.url(), json!({})));

@@ -53,8 +53,8 @@ var (
 	_ = [1]struct{}{}[StatusInvalidArgument-C.FLAGWIRE_STATUS_INVALID_ARGUMENT]
 	_ = [1]struct{}{}[len(statusNames)-1-C.FLAGWIRE_STATUS_INVALID_ARGUMENT] // one name per status
 
-	_ = [1]struct{}{}[recordHeaderLen-C.HEADER_LEN]
-	_ = [1]struct{}{}[recordFormatFlagDecision-C.FORMAT_FLAG_DECISION]
+	_ = [1]struct{}{}[recordHeaderLen-C.FLAGWIRE_RECORD_HEADER_LEN]
+	_ = [1]struct{}{}[recordFormatFlagDecision-C.FLAGWIRE_RECORD_FORMAT_FLAG_DECISION]
 
 	_ = [1]struct{}{}[logError-C.FLAGWIRE_LOG_LEVEL_ERROR]
 	_ = [1]struct{}{}[logWarn-C.FLAGWIRE_LOG_LEVEL_WARN]

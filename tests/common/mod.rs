@@ -28,7 +28,7 @@ pub fn config(endpoint: &str, extra: Value) -> Value {
         "backoff_base_ms": 10,
         "backoff_max_ms": 100,
         "request_timeout_ms": 2000,
-        "log_level": "off",
+        "log_level": std::env::var("FLAGWIRE_TEST_LOG").unwrap_or_else(|_| "off".into()),
     });
     if let (Value::Object(base), Value::Object(more)) = (&mut c, extra) {
         for (k, v) in more {
