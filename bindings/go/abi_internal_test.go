@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,4 +99,73 @@ func TestCloseDeletesTheLogHandle(t *testing.T) {
 		}
 	}()
 	h.Value()
+}
+
+// Config has a field for every key of the library's config (docs/design.md §3, §7); the
+// library validates them (an unknown or bad key is INVALID_CONFIG naming it), Go only names them.
+func TestConfigCoversTheDesignKeys(t *testing.T) {
+	design, err := os.ReadFile(filepath.Join("..", "..", "docs", "design.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := func(title string) string {
+		s := string(design)
+		i := strings.Index(s, title)
+		if i < 0 {
+			t.Fatalf("no %q in docs/design.md", title)
+		}
+		s = s[i+len(title):]
+		if j := strings.Index(s, "\n## "); j >= 0 {
+			s = s[:j]
+		}
+		return s
+	}
+	keysOf := func(text string) []string {
+		var keys []string
+		for _, m := range regexp.MustCompile("(?m)^\\| `?([a-z_]+)`?( / `?([a-z_]+)`?)? \\|").FindAllStringSubmatch(text, -1) {
+			if m[1] == "key" {
+				continue
+			}
+			keys = append(keys, m[1])
+			if m[3] != "" {
+				keys = append(keys, m[3])
+			}
+		}
+		return keys
+	}
+	tags := func(v any) map[string]bool {
+		out := map[string]bool{}
+		typ := reflect.TypeOf(v)
+		for i := 0; i < typ.NumField(); i++ {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			out[name] = true
+		}
+		return out
+	}
+	check := func(keys []string, have map[string]bool, where string) {
+		if len(keys) < 5 {
+			t.Fatalf("%s: only %d keys parsed from docs/design.md: %v", where, len(keys), keys)
+		}
+		for _, k := range keys {
+			if !have[k] {
+				t.Errorf("%s has no field for the library's key %q", where, k)
+			}
+		}
+	}
+	check(keysOf(section("## 3. Config")), tags(Config{}), "Config")
+	// §7 lists the profile keys in a sentence: "Config object `profile`: `space_id`, ...".
+	prose := section("## 7. Profile API")
+	if i := strings.Index(prose, "Config object `profile`:"); i >= 0 {
+		prose = prose[i:]
+		if j := strings.Index(prose, "Calls run"); j >= 0 {
+			prose = prose[:j]
+		}
+	}
+	var profileKeys []string
+	for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(prose, -1) {
+		if m[1] != "profile" {
+			profileKeys = append(profileKeys, m[1])
+		}
+	}
+	check(profileKeys, tags(ProfileConfig{}), "ProfileConfig")
 }

@@ -121,9 +121,13 @@ func (b *decisionBuffer) run(h *handle) {
 		case <-b.stop:
 			return
 		}
-		if b.handOver(h) {
+		if moved, largest := b.handOver(h); moved {
 			idle = 0
-			tick.Reset(b.delay)
+			if largest >= maxShardBytes/4 {
+				tick.Reset(0) // a burst: hand over again at once, before shards fill up
+			} else {
+				tick.Reset(b.delay)
+			}
 			continue
 		}
 		if idle++; idle < parkAfter {
@@ -159,9 +163,9 @@ func (b *decisionBuffer) pending() bool {
 	return false
 }
 
-// handOver passes every shard's records to the library and reports whether there were any.
-// Records added meanwhile wait for the next one.
-func (b *decisionBuffer) handOver(h *handle) (moved bool) {
+// handOver passes every shard's records to the library and reports whether there were any,
+// and the most bytes one shard held. Records added meanwhile wait for the next one.
+func (b *decisionBuffer) handOver(h *handle) (moved bool, largest int) {
 	b.handoverMu.Lock()
 	defer b.handoverMu.Unlock()
 	for i := range b.shards {
@@ -174,7 +178,7 @@ func (b *decisionBuffer) handOver(h *handle) (moved bool) {
 		records := sh.buf
 		sh.buf = b.spare[:0]
 		sh.mu.Unlock()
-		moved = true
+		moved, largest = true, max(largest, len(records))
 		s := &b.scratch
 		_, err := h.call(s, func(p cptr) Status { return cOnDecisionRecords(p, s, records) })
 		if err != nil {
@@ -185,7 +189,7 @@ func (b *decisionBuffer) handOver(h *handle) (moved bool) {
 			b.spare = records[:0]
 		}
 	}
-	return moved
+	return moved, largest
 }
 
 // close refuses new records (add returns ErrClosed), stops the hand-over goroutine and hands

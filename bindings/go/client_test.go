@@ -165,19 +165,9 @@ func TestAttributesAreEncodedExactly(t *testing.T) {
 		"int": 7, "int64": int64(-9007199254740993), "float": 0.1, "big": 1e21, "small": 1e-7,
 		"bool": false, "nil": nil, "nested": map[string]any{"k": []any{1, "two"}},
 	}
-	queued, err := c.HandleDecision(flagNotification("u-attrs", attrs, map[string]any{
+	m := handleOne(t, c, flagNotification("u-attrs", attrs, map[string]any{
 		"flagKey": "f", "ruleKey": "r", "variationKey": "v", "enabled": true, "decisionEventDispatched": true}))
-	if !queued || err != nil {
-		t.Fatalf("HandleDecision = %v, %v", queued, err)
-	}
-	if err := c.Flush(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	msgs := collectorMessages(t)
-	if len(msgs) != 1 {
-		t.Fatalf("messages %v", msgs)
-	}
-	got := props(msgs[0])["userAttributes"]
+	got := props(m)["userAttributes"]
 	want := normalize(t, attrs) // encoding/json's rendering, incl. U+FFFD for invalid UTF-8
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("userAttributes\n got %#v\nwant %#v", got, want)

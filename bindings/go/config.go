@@ -15,14 +15,21 @@ type Config struct {
 	// Endpoint is the base URL; "/v1/batch" is appended. Default https://api.segment.io.
 	// EU: https://events.eu1.segmentapis.com. Any Segment-compatible collector works.
 	Endpoint string `json:"endpoint,omitempty"`
-	// BatchSize: messages per request, 1..2500. Default 100.
+	// BatchSize: a batch may leave once it holds this many messages, 1..2500; with more
+	// waiting it fills up to 500,000 bytes / 2,500 messages. Default 250.
 	BatchSize int `json:"batch_size,omitempty"`
-	// FlushIntervalMS: the longest time an event waits before a send starts. Default 1000.
+	// FlushIntervalMS: the longest time the oldest waiting event waits before its batch may
+	// leave. Default 1000.
 	FlushIntervalMS int `json:"flush_interval_ms,omitempty"`
-	// MaxQueueEvents bounds the queue by count. Default 10000.
+	// MaxQueueEvents bounds the events held (waiting, being batched, in flight). Default 100000.
 	MaxQueueEvents int `json:"max_queue_events,omitempty"`
-	// MaxQueueBytes bounds the queue by serialized size. Default 16 MiB.
+	// MaxQueueBytes bounds their serialized size likewise. Default 32 MiB.
 	MaxQueueBytes int64 `json:"max_queue_bytes,omitempty"`
+	// MaxInFlight: requests in flight at once, 1..64. Default 20.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// MaxRequestsPerSecond: the request budget, 1..100000; under pressure batches grow instead
+	// of requests multiplying. Default 100.
+	MaxRequestsPerSecond int `json:"max_requests_per_second,omitempty"`
 	// MaxRetries: attempts after the first, per batch. nil = 10; Int(0) = no retries.
 	MaxRetries *int `json:"max_retries,omitempty"`
 	// BackoffBaseMS / BackoffMaxMS: exponential backoff with full jitter. Defaults 100 / 10000.
@@ -66,8 +73,11 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 
 	// OnError, when set, is called with every error the decision handler (OnDecision, and so
-	// Attach) meets: queue full, message too large, closed client, a refused datafile.
-	// It runs on the goroutine that called decide; keep it fast. Not sent to the library.
+	// Attach) meets on the caller's goroutine: a closed client, attributes that cannot be
+	// encoded, the library's error for a decision handed over at once (legacy types, strings
+	// that are not UTF-8, a full buffer), a refused datafile update. What becomes of buffered
+	// decisions in the library (queue full, too large) is counted in Stats, not reported here.
+	// Keep it fast; a panic in it is recovered and counted. Not sent to the library.
 	OnError func(error) `json:"-"`
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/optimizely/go-sdk/v2/pkg/notification"
 )
@@ -16,15 +15,7 @@ import (
 // exactly as the SDK had it (not truncated at the NUL, not dropped).
 func TestNULInUserIDIsDelivered(t *testing.T) {
 	resetCollector(t)
-	raw := readDatafile(t, "minimal-datafile.json")
-	idx := indexDatafile(t, raw)
-	oc := newOptimizely(t, raw)
-	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	idx, oc, c := attached(t, "minimal-datafile.json", nil)
 	var want []expectedEvent
 	for i := 0; i < 300; i++ {
 		id := fmt.Sprintf("nul\x00user%d\x00", i)
@@ -49,22 +40,11 @@ func TestNULInUserIDIsDelivered(t *testing.T) {
 // present = experiment): the event carries each string whole.
 func TestNULInEveryStringIsDelivered(t *testing.T) {
 	resetCollector(t)
-	c := newClient(t, nil)
-	queued, err := c.HandleDecision(flagNotification("u\x001", map[string]any{"k\x00ey": "v\x00al"}, map[string]any{
+	m := handleOne(t, newClient(t, nil), flagNotification("u\x001", map[string]any{"k\x00ey": "v\x00al"}, map[string]any{
 		"flagKey": "fl\x00ag", "ruleKey": "ru\x00le", "variationKey": "va\x00r", "enabled": true,
 		"decisionEventDispatched": true, "experimentId": "20\x0001", "variationId": "50\x0001"}))
-	if !queued || err != nil {
-		t.Fatalf("HandleDecision = %v, %v", queued, err)
-	}
-	if err := c.Flush(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	msgs := collectorMessages(t)
-	if len(msgs) != 1 {
-		t.Fatalf("messages %v", msgs)
-	}
-	p := props(msgs[0])
-	got := map[string]any{"userId": str(msgs[0], "userId"), "flagKey": p["flagKey"], "ruleKey": p["ruleKey"],
+	p := props(m)
+	got := map[string]any{"userId": str(m, "userId"), "flagKey": p["flagKey"], "ruleKey": p["ruleKey"],
 		"variationKey": p["variationKey"], "experiment_id": p["experiment_id"], "variation_id": p["variation_id"],
 		"userAttributes": p["userAttributes"]}
 	want := map[string]any{"userId": "u\x001", "flagKey": "fl\x00ag", "ruleKey": "ru\x00le", "variationKey": "va\x00r",
