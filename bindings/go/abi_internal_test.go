@@ -3,6 +3,7 @@ package flagwire
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -101,8 +102,9 @@ func TestCloseDeletesTheLogHandle(t *testing.T) {
 	h.Value()
 }
 
-// Config has a field for every key of the library's config (docs/design.md §3, §7); the
-// library validates them (an unknown or bad key is INVALID_CONFIG naming it), Go only names them.
+// Config has a field for every key of the library's config (docs/design.md §3, §7), and Stats
+// for every counter (§6); the library validates the config (an unknown or bad key is
+// INVALID_CONFIG naming it), Go only names the keys.
 func TestConfigCoversTheDesignKeys(t *testing.T) {
 	design, err := os.ReadFile(filepath.Join("..", "..", "docs", "design.md"))
 	if err != nil {
@@ -153,6 +155,14 @@ func TestConfigCoversTheDesignKeys(t *testing.T) {
 		}
 	}
 	check(keysOf(section("## 3. Config")), tags(Config{}), "Config")
+	// §6 names the counters in backticks.
+	var counters []string
+	for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(section("## 6. Stats"), -1) {
+		if m[1] != "enqueue" && m[1] != "flagwire_stats" { // functions, not counters
+			counters = append(counters, m[1])
+		}
+	}
+	check(counters, tags(Stats{}), "Stats")
 	// §7 lists the profile keys in a sentence: "Config object `profile`: `space_id`, ...".
 	prose := section("## 7. Profile API")
 	if i := strings.Index(prose, "Config object `profile`:"); i >= 0 {
@@ -168,4 +178,30 @@ func TestConfigCoversTheDesignKeys(t *testing.T) {
 		}
 	}
 	check(profileKeys, tags(ProfileConfig{}), "ProfileConfig")
+}
+
+// A hand-over the library refuses (a malformed record: a bug, never expected) reaches OnError,
+// outside the hand-over lock: an OnError that calls Stats does not deadlock.
+func TestHandOverErrorReachesOnError(t *testing.T) {
+	var c *Client
+	var got []error
+	c, err := New(Config{WriteKey: "k", LogLevel: "off", OnError: func(err error) {
+		got = append(got, err)
+		_, _ = c.Stats() // hands over again
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(time.Second)
+	sh := &c.h.decisions.shards[0]
+	sh.mu.Lock()
+	sh.buf = append(sh.buf, make([]byte, recordHeaderLen)...) // format 0, lengths that do not add up
+	sh.mu.Unlock()
+	st, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !errors.Is(got[0], ErrInvalidArgument) || st.HandlerErrors != 1 || st.DroppedInvalid != 1 {
+		t.Fatalf("errors %v, stats %+v", got, st)
+	}
 }

@@ -166,8 +166,14 @@ func (b *decisionBuffer) pending() bool {
 // handOver passes every shard's records to the library and reports whether there were any,
 // and the most bytes one shard held. Records added meanwhile wait for the next one.
 func (b *decisionBuffer) handOver(h *handle) (moved bool, largest int) {
+	var failed error
 	b.handoverMu.Lock()
-	defer b.handoverMu.Unlock()
+	defer func() {
+		b.handoverMu.Unlock()
+		if failed != nil { // outside the lock: OnError may call Flush or Stats
+			b.report.fail(failed)
+		}
+	}()
 	for i := range b.shards {
 		sh := &b.shards[i]
 		sh.mu.Lock()
@@ -182,7 +188,7 @@ func (b *decisionBuffer) handOver(h *handle) (moved bool, largest int) {
 		s := &b.scratch
 		_, err := h.call(s, func(p cptr) Status { return cOnDecisionRecords(p, s, records) })
 		if err != nil {
-			b.report.fail(err)
+			failed = err
 		}
 		b.spare = nil
 		if cap(records) <= 2*maxShardBytes {

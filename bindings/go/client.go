@@ -199,7 +199,10 @@ type Stats struct {
 	Retries          uint64 `json:"retries"`
 	Batches          uint64 `json:"batches"`
 	BytesSent        uint64 `json:"bytes_sent"`
-	QueueDepth       uint64 `json:"queue_depth"`
+	Requests         uint64 `json:"requests"`    // HTTP requests: attempts, split parts, redirect hops
+	Isolated         uint64 `json:"isolated"`    // failed alone after their batch was refused and split
+	QueueDepth       uint64 `json:"queue_depth"` // events held: enqueued, not yet delivered or failed
+	InFlight         uint64 `json:"in_flight"`   // batches being sent or waiting to be retried
 
 	// Go side.
 	HandlerErrors  uint64 `json:"handler_errors"`  // decision handler calls that returned an error
