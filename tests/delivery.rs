@@ -155,7 +155,7 @@ fn flush_returns_within_deadline_during_a_long_backoff() {
     let started = Instant::now();
     let status = client.flush(400);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(450), "flush took {took:?}");
+    assert!(took < Duration::from_millis(400) + DEADLINE_SLACK, "flush took {took:?}");
     // The flush cut the backoff short: an attempt happened before its deadline.
     assert_eq!(status, Status::Ok, "the retry before the deadline succeeds");
     assert_eq!(col.requests().len(), 2);
@@ -168,7 +168,7 @@ fn flush_returns_within_deadline_during_a_long_backoff() {
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     assert_eq!(client.flush(300), Status::Timeout);
-    assert!(started.elapsed() < Duration::from_millis(350), "flush took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(300) + DEADLINE_SLACK, "flush took {:?}", started.elapsed());
     assert_eq!(col.requests().len(), 2, "one attempt was made before the deadline");
     assert_eq!(stat(&client.stats(), "queue_depth"), 2);
 }
@@ -189,7 +189,7 @@ fn shutdown_returns_within_deadline_during_a_long_backoff() {
     let started = Instant::now();
     assert_eq!(client.shutdown(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(350), "shutdown took {took:?}");
+    assert!(took < Duration::from_millis(300) + DEADLINE_SLACK, "shutdown took {took:?}");
     assert_eq!(col.requests().len(), 2, "one early attempt before the deadline");
 }
 
@@ -209,12 +209,12 @@ fn flush_and_shutdown_return_within_deadline_while_a_request_hangs() {
     let started = Instant::now();
     assert_eq!(client.flush(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(350), "flush took {took:?}");
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_millis(300) + DEADLINE_SLACK, "flush took {took:?}");
     assert_eq!(stat(&client.stats(), "queue_depth"), 3, "events stay queued");
     let started = Instant::now();
     assert_eq!(client.shutdown(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(350), "shutdown took {took:?}");
+    assert!(took < Duration::from_millis(300) + DEADLINE_SLACK, "shutdown took {took:?}");
 }
 
 #[test]

@@ -71,7 +71,7 @@ fn twenty_thousand_exposures_a_second_at_50ms_all_arrive_with_the_defaults() {
     let stats = client.stats();
     assert_invariant(&stats);
     let rps = max_requests_per_second(&col);
-    assert!(rps <= 101, "{rps} requests in one second, budget 100");
+    assert!(rps <= 201, "{rps} requests in one second, budget 200");
     assert!(col.max_concurrent() >= 2, "requests overlapped: {}", col.max_concurrent());
 }
 
@@ -182,9 +182,9 @@ fn flush_and_shutdown_keep_their_deadlines_with_several_requests_hanging() {
     let started = Instant::now();
     assert_eq!(client.flush(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(450), "flush(300) took {took:?}");
+    assert!(took < Duration::from_millis(300) + DEADLINE_SLACK, "flush(300) took {took:?}");
     let started = Instant::now();
     assert_eq!(client.shutdown(300), Status::Timeout);
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(450), "shutdown(300) took {took:?}");
+    assert!(took < Duration::from_millis(300) + DEADLINE_SLACK, "shutdown(300) took {took:?}");
 }
