@@ -21,14 +21,14 @@ type Config struct {
 	// FlushIntervalMS: the longest time the oldest waiting event waits before its batch may
 	// leave. Default 1000.
 	FlushIntervalMS int `json:"flush_interval_ms,omitempty"`
-	// MaxQueueEvents bounds the events held (waiting, being batched, in flight). Default 100000.
+	// MaxQueueEvents bounds the events held (waiting, being batched, in flight). Default 200000.
 	MaxQueueEvents int `json:"max_queue_events,omitempty"`
-	// MaxQueueBytes bounds their serialized size likewise. Default 32 MiB.
+	// MaxQueueBytes bounds their serialized size likewise. Default 64 MiB.
 	MaxQueueBytes int64 `json:"max_queue_bytes,omitempty"`
-	// MaxInFlight: requests in flight at once, 1..64. Default 20.
+	// MaxInFlight: requests in flight at once, 1..64. Default 40.
 	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// MaxRequestsPerSecond: the request budget, 1..100000; under pressure batches grow instead
-	// of requests multiplying. Default 100.
+	// of requests multiplying. Default 200.
 	MaxRequestsPerSecond int `json:"max_requests_per_second,omitempty"`
 	// MaxRetries: attempts after the first, per batch. nil = 10; Int(0) = no retries.
 	MaxRetries *int `json:"max_retries,omitempty"`
@@ -60,7 +60,7 @@ type Config struct {
 	// CACertsPEM: extra trusted root certificates, PEM text. Default none.
 	CACertsPEM string `json:"ca_certs_pem,omitempty"`
 	// LogLevel: "off", "error", "warn" (default), "info", "debug": the lines the library
-	// produces. They go to Logger; lines logged while New starts the client go to stderr.
+	// produces. They go to Logger.
 	LogLevel string `json:"log_level,omitempty"`
 	// Profile configures the Segment Profile API (docs/design.md §7), used by ProfileAttributes and
 	// ProfileUserID. nil: no Profile API (those return ErrInvalidConfig).
