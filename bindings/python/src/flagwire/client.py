@@ -1,0 +1,465 @@
+"""flagwire.Client: Optimizely DECISION notifications -> Segment "Experiment Viewed" events.
+
+The binding only converts (docs/design.md §8): every `decide` decision goes to the core as one
+decision record (§2.2), legacy notification types as notification JSON, config options as
+the core's JSON config. What is an exposure, the event's shape, batching, retries, limits,
+fork safety and the stats are the core's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import threading
+import weakref
+from ctypes import byref, c_void_p
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Union
+
+from . import _json, _optimizely
+from ._handle import ONLY_OK, NativeHandle, milliseconds
+from ._logging import LOGGER_NAME, core_log_level, make_callback
+from ._native import load
+from .errors import AlreadyAttachedError, ClosedError, Error, Status, error_for
+
+DEFAULT_CLOSE_TIMEOUT = 5.0
+DEFAULT_FLUSH_TIMEOUT = 5.0
+
+_OK = int(Status.OK)
+# Statuses the listener takes without raising: queued, not an exposure, or dropped and counted
+# by the core (stats dropped_queue_full / dropped_too_large).
+_LISTENER_ALLOW: FrozenSet[int] = frozenset(
+    (Status.OK, Status.SKIPPED, Status.QUEUE_FULL, Status.TOO_LARGE)
+)
+_ENQUEUE_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.QUEUE_FULL, Status.TOO_LARGE))
+_FLUSH_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.TIMEOUT))
+_PROFILE_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.NOT_FOUND, Status.UNAVAILABLE))
+_STATUS_BY_NUMBER = tuple(Status)  # Status members indexed by number (no enum lookup per call)
+
+# Decision record header (docs/design.md §2.2): record_len u32, format u8 (1), enabled i8,
+# decision_event_dispatched i8, reserved, at_ms i64 (0 = now), 7 x u32 string lengths.
+_RECORD_HEADER = struct.Struct("<IBbbxq7I")
+_HEADER_LEN = 44
+_FORMAT_FLAG_DECISION = 1
+assert _RECORD_HEADER.size == _HEADER_LEN
+
+_PROFILE_ATTRIBUTES = 1  # FlagwireProfileField
+_PROFILE_USER_ID = 2
+
+# Notification center -> the Client attached to it (the "duplicate events" guard across clients).
+_attached: "weakref.WeakKeyDictionary[Any, weakref.ReferenceType[Client]]" = weakref.WeakKeyDictionary()
+_attach_lock = threading.Lock()
+
+
+class Attachment:
+    """What attach() registered: the notification center and the two listener ids."""
+
+    def __init__(self, client: "Client", notification_center: Any, decision_id: int, config_update_id: int) -> None:
+        self.client = client
+        self.notification_center = notification_center
+        self.decision_listener_id = decision_id
+        self.config_update_listener_id = config_update_id
+
+    def detach(self) -> bool:
+        """Removes both listeners (as client.detach()). False when no longer attached."""
+        return self.client.detach()
+
+
+class Client:
+    """A flagwire client: a bounded queue and a background sender (in the core).
+
+    >>> flagwire = Client(write_key=os.environ["SEGMENT_WRITE_KEY"])
+    >>> flagwire.attach(optimizely_client)   # DECISION listener + the datafile on every update
+    >>> ...
+    >>> flagwire.close()                     # or leave it to the exit hook
+
+    Every method is thread-safe. After close() every method raises ClosedError, except the
+    listener (which ignores the decision) and close() (which returns None).
+    """
+
+    def __init__(
+        self,
+        write_key: str,
+        *,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        logger: Optional[logging.Logger] = None,
+        **options: Any,
+    ) -> None:
+        """`options` are the core's config keys (docs/design.md §3), passed through as JSON:
+        endpoint, batch_size, flush_interval_ms, max_queue_events, property_style, log_level,
+        profile={...}, ... None means the default. The core validates them: a bad key or value
+        raises ConfigError with the core's message, which names the key.
+
+        `close_timeout` (seconds) is how long close(), the exit hook and the garbage collector's
+        close wait to deliver; `logger` receives the core's log lines (default
+        logging.getLogger("flagwire")). Without a `log_level` option, the logger's effective
+        level sets it (logging.DEBUG: every event as sent, with its messageId).
+        """
+        milliseconds(close_timeout)  # validates it
+        self._lib = load()
+        self._logger = logger if logger is not None else logging.getLogger(LOGGER_NAME)
+        config: Dict[str, Any] = {"write_key": write_key}
+        config.update((key, value) for key, value in options.items() if value is not None)
+        config.setdefault("log_level", core_log_level(self._logger))
+        try:
+            config_json = _json.dumps(config)
+        except (TypeError, ValueError) as e:
+            raise error_for(Status.INVALID_CONFIG, "init", f"options are not JSON: {e}") from None
+
+        out_client, out_error = c_void_p(), c_void_p()
+        status = self._lib.init(config_json, byref(out_client), byref(out_error))
+        detail = self._lib.take_string(out_error.value)
+        if status != _OK:
+            raise error_for(status, "init", detail)
+
+        callback = make_callback(self._logger)
+        self._lib.set_log_callback(out_client.value, callback, None)
+        self._handle = NativeHandle(self._lib, out_client.value, callback, self._logger)
+        self._close_timeout = close_timeout
+        # Closes at interpreter exit (atexit) or when garbage-collected, whichever comes first;
+        # captures the handle, never the Client.
+        self._finalizer = weakref.finalize(self, _close_quietly, self._handle, close_timeout, self._logger)
+        _close_in_multiprocessing_children(self)
+
+        self._on_record = self._lib.on_decision_record
+        self._on_notification = self._lib.on_notification_json
+        self._listener = self.on_decision  # one object: the SDK compares listeners by equality
+        self._attachment: Optional[Attachment] = None
+        self._errors_lock = threading.Lock()
+        self._listener_errors = 0
+        self._datafile_errors = 0
+        self._warned_closed = False
+
+    # -- the listener ------------------------------------------------------------------------
+
+    @property
+    def listener(self) -> Any:
+        """The DECISION callable, optimizely-sdk's signature (type, user_id, attributes,
+        decision_info), for notification_center.add_notification_listener(DECISION, ...).
+        attach() registers it for you. Always the same object."""
+        return self._listener
+
+    def on_decision(
+        self, decision_type: Any, user_id: Any, attributes: Any, decision_info: Any
+    ) -> Optional[Status]:
+        """What the listener runs for each DECISION notification. Never raises: errors are
+        counted in stats()["listener_errors"] and logged.
+
+        Returns Status.OK (an event was queued), SKIPPED (not an exposure), QUEUE_FULL or
+        TOO_LARGE (dropped and counted by the core), or None after an error or after close.
+        """
+        try:
+            if decision_type == _optimizely.FLAG:
+                record = _decision_record(user_id, attributes, decision_info)
+                status = self._handle.call(self._on_record, (record, len(record)), "listener", _LISTENER_ALLOW)
+            else:
+                # Legacy types (feature, feature-test, ab-test, feature-variable, ...): the whole
+                # notification, in the SDK's snake_case, for the core to read (docs/design.md §4).
+                doc = _json.dumps(
+                    {"type": decision_type, "user_id": user_id, "attributes": attributes,
+                     "decision_info": decision_info}
+                )
+                status = self._handle.call(self._on_notification, (doc, len(doc)), "listener", _LISTENER_ALLOW)
+            return _STATUS_BY_NUMBER[status]
+        except ClosedError:
+            if not self._warned_closed:
+                self._warned_closed = True
+                self._logger.warning("flagwire: a decision arrived after close and was ignored (detach before closing)")
+            return None
+        except Exception as e:  # never into the SDK
+            self._count_error("listener", e)
+            return None
+
+    # -- attach ------------------------------------------------------------------------------
+
+    def attach(self, optimizely_client: Any) -> Attachment:
+        """Registers the DECISION listener and an OPTIMIZELY_CONFIG_UPDATE listener (which pushes
+        the datafile on every config update) on optimizely_client.notification_center, and
+        pushes the current datafile now.
+
+        Raises AlreadyAttachedError when this client is attached already, when another flagwire
+        client is attached to the same notification center, or when the SDK refuses the
+        listener (registered by hand already): two listeners would send every exposure twice.
+        """
+        center = getattr(optimizely_client, "notification_center", None)
+        if center is None:
+            raise TypeError("flagwire: attach needs an optimizely.Optimizely client (with a notification_center)")
+        decision_type, config_update_type = _optimizely.notification_types()
+        with _attach_lock:
+            if self.closed:
+                raise ClosedError("flagwire: attach: the client is closed", Status.CLOSED)
+            if self._attachment is not None:
+                raise AlreadyAttachedError(
+                    "flagwire: attach: this client is already attached; call detach() first "
+                    "(two listeners would send every exposure twice)"
+                )
+            other = _attached_client(center)
+            if other is not None and other is not self:
+                raise AlreadyAttachedError(
+                    "flagwire: attach: another flagwire Client is attached to this Optimizely "
+                    "client (two listeners would send every exposure twice)"
+                )
+            decision_id = center.add_notification_listener(decision_type, self._listener)
+            _check_listener_id(decision_id, "DECISION")
+
+            def on_config_update(*_args: Any) -> None:
+                self._push_datafile_from(optimizely_client, quiet=True)
+
+            try:
+                config_id = center.add_notification_listener(config_update_type, on_config_update)
+                _check_listener_id(config_id, "OPTIMIZELY_CONFIG_UPDATE")
+            except BaseException:
+                center.remove_notification_listener(decision_id)
+                raise
+            self._attachment = Attachment(self, center, decision_id, config_id)
+            try:
+                _attached[center] = weakref.ref(self)
+            except TypeError:  # a notification center that cannot be weakly referenced
+                pass
+        self._push_datafile_from(optimizely_client, quiet=False)
+        return self._attachment
+
+    def detach(self) -> bool:
+        """Removes the listeners attach() registered. False when not attached."""
+        with _attach_lock:
+            attachment, self._attachment = self._attachment, None
+            if attachment is None:
+                return False
+            center = attachment.notification_center
+            if _attached_client(center) is self:
+                del _attached[center]
+        center.remove_notification_listener(attachment.decision_listener_id)
+        center.remove_notification_listener(attachment.config_update_listener_id)
+        return True
+
+    @property
+    def attached(self) -> bool:
+        return self._attachment is not None
+
+    def _push_datafile_from(self, optimizely_client: Any, quiet: bool) -> None:
+        try:
+            datafile = _optimizely.datafile_of(optimizely_client)
+            if datafile is not None:
+                self.set_datafile(datafile)
+        except Exception as e:
+            if not quiet:
+                raise
+            self._count_error("datafile", e)  # the config-update listener never raises either
+
+    # -- the rest of the API -----------------------------------------------------------------
+
+    def set_datafile(self, datafile: Union[str, bytes, Mapping[str, Any]]) -> None:
+        """Gives the core the Optimizely datafile (JSON text, or a dict), so rules are classified
+        per flag from it. attach() does this now and on every config update. Raises
+        InvalidInputError for an invalid datafile (the previous one is kept)."""
+        doc = _as_json_bytes(datafile)
+        self._handle.call_waiting(self._lib.set_datafile_json, (doc, len(doc)), "set_datafile", ONLY_OK)
+
+    def enqueue(self, message: Union[str, bytes, Mapping[str, Any]]) -> bool:
+        """Queues any Segment message (track, identify, page, screen, group, alias), a dict or
+        JSON text; messageId, timestamp and context.library are filled in when absent. True when
+        queued, False when dropped (queue full, or over 32 KB; counted). Raises
+        InvalidInputError when it is not a valid Segment message."""
+        doc = _as_json_bytes(message)
+        return self._handle.call(self._lib.enqueue_json, (doc, len(doc)), "enqueue", _ENQUEUE_ALLOW) == _OK
+
+    def flush(self, timeout: float = DEFAULT_FLUSH_TIMEOUT) -> bool:
+        """Waits until everything queued before the call is delivered (or failed for good). True
+        when done; False when `timeout` seconds passed first (nothing is lost). Other threads
+        run meanwhile."""
+        status = self._handle.call_waiting(
+            self._lib.flush, (milliseconds(timeout),), "flush", _FLUSH_ALLOW, out_error=False
+        )
+        return status == _OK
+
+    def stats(self) -> Dict[str, int]:
+        """The core's counters since init in this process (docs/design.md §6: decisions,
+        exposures, skipped, enqueued, dropped_queue_full, dropped_invalid, dropped_too_large,
+        delivered, failed, retries, batches, bytes_sent, queue_depth), plus this binding's
+        listener_errors and datafile_errors."""
+        text = self._handle.call_string(self._lib.stats, "stats")
+        if text is None:
+            raise error_for(Status.PANIC, "stats", "the library returned NULL")
+        counters: Dict[str, int] = json.loads(text)
+        counters["listener_errors"] = self._listener_errors
+        counters["datafile_errors"] = self._datafile_errors
+        return counters
+
+    def profile_attributes(self, identifier: Optional[str] = None, **by_type: str) -> Optional[Dict[str, Any]]:
+        """Segment Profile API (docs/design.md §7; needs the `profile` option): the profile's
+        traits as Optimizely attributes for create_user_context, or None when there is no such
+        profile or the API is unavailable (decide without enrichment then). `identifier` is
+        "<type>:<value>" ("user_id:u-123") or one keyword (user_id="u-123"). Cached in the core;
+        a miss waits at most profile timeout_ms, on this thread only."""
+        text = self._profile_lookup(_PROFILE_ATTRIBUTES, "profile_attributes", identifier, by_type)
+        return json.loads(text) if text is not None else None
+
+    def profile_user_id(self, identifier: Optional[str] = None, **by_type: str) -> Optional[str]:
+        """Segment Profile API: the profile's canonical user_id (e.g. for anonymous_id="a-1"),
+        or None. As profile_attributes."""
+        return self._profile_lookup(_PROFILE_USER_ID, "profile_user_id", identifier, by_type)
+
+    def _profile_lookup(self, field: int, what: str, identifier: Optional[str], by_type: Dict[str, str]) -> Optional[str]:
+        ident = _identifier(what, identifier, by_type).encode()
+        value = c_void_p()
+        status = self._handle.call_waiting(
+            self._lib.profile_lookup, (field, ident, len(ident), byref(value)), what, _PROFILE_ALLOW
+        )
+        text = self._lib.take_string(value.value)
+        return text if status == _OK else None
+
+    def close(self, timeout: Optional[float] = None) -> Optional[bool]:
+        """Detaches, flushes (up to `timeout` seconds, default close_timeout), stops the sender
+        and frees the client. True when everything was delivered, False when the deadline
+        passed (what was not sent is dropped, and logged), None when already closed."""
+        timeout = self._close_timeout if timeout is None else timeout
+        milliseconds(timeout)
+        try:
+            self.detach()
+        except Exception as e:
+            self._logger.warning("flagwire: close: detach failed: %s", e)
+        if self._finalizer.detach() is None:  # claimed once, by close, the exit hook or the GC
+            return None
+        return self._handle.close(timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("attached" if self.attached else "open")
+        return f"<flagwire.Client {state}>"
+
+    def _count_error(self, kind: str, error: BaseException) -> None:
+        with self._errors_lock:
+            if kind == "listener":
+                self._listener_errors += 1
+                count = self._listener_errors
+            else:
+                self._datafile_errors += 1
+                count = self._datafile_errors
+        # The first one in full, then one line per 1,000: a broken input must not flood the log.
+        if count == 1 or count % 1000 == 0:
+            self._logger.warning(
+                "flagwire: %s error #%d (counted in stats()['%s_errors']): %s: %s",
+                kind, count, kind, type(error).__name__, error, exc_info=count == 1,
+            )
+        else:
+            self._logger.debug("flagwire: %s error: %s: %s", kind, type(error).__name__, error)
+
+
+def _decision_record(user_id: Any, attributes: Any, info: Any) -> bytes:
+    """One flag decision as a decision record (docs/design.md §2.2), from optimizely-sdk's
+    decision_info (snake_case str keys). Strings are sent whatever they hold (NUL bytes are
+    data); an absent or empty one has length 0, and the core decides what is valid."""
+    u = user_id.encode() if user_id else b""
+    flag_key = info.get("flag_key")
+    f = flag_key.encode() if flag_key else b""
+    rule_key = info.get("rule_key")
+    r = rule_key.encode() if rule_key else b""
+    variation_key = info.get("variation_key")
+    v = variation_key.encode() if variation_key else b""
+    experiment_id = info.get("experiment_id")
+    e = experiment_id.encode() if experiment_id else b""
+    variation_id = info.get("variation_id")
+    vi = variation_id.encode() if variation_id else b""
+    a = _json.dumps(attributes) if attributes else b""
+    enabled = info.get("enabled")
+    dispatched = info.get("decision_event_dispatched")
+    lu, lf, lr, lv, le, lvi, la = len(u), len(f), len(r), len(v), len(e), len(vi), len(a)
+    # Concatenating into a new bytes is cheaper in CPython than packing into a reused buffer
+    # (README "Why ctypes"), and ctypes passes the bytes' own storage to C without a copy.
+    return _RECORD_HEADER.pack(
+        _HEADER_LEN + lu + lf + lr + lv + le + lvi + la,
+        _FORMAT_FLAG_DECISION,
+        -1 if enabled is None else (1 if enabled else 0),
+        -1 if dispatched is None else (1 if dispatched else 0),
+        0,  # at_ms: now, read by the core on this thread
+        lu, lf, lr, lv, le, lvi, la,
+    ) + u + f + r + v + e + vi + a
+
+
+def _as_json_bytes(value: Union[str, bytes, Mapping[str, Any]]) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return _json.dumps(value)
+
+
+def _identifier(what: str, identifier: Optional[str], by_type: Dict[str, str]) -> str:
+    given = (identifier is not None) + len(by_type)
+    if given != 1:
+        raise TypeError(
+            f"flagwire: {what} takes one identifier: \"<type>:<value>\" or one keyword such as "
+            f"user_id=... or anonymous_id=..."
+        )
+    if identifier is not None:
+        return identifier
+    ((kind, value),) = by_type.items()
+    return f"{kind}:{value}"
+
+
+def _check_listener_id(listener_id: Any, what: str) -> None:
+    if not isinstance(listener_id, int) or listener_id < 0:
+        raise AlreadyAttachedError(
+            f"flagwire: attach: the SDK refused the {what} listener ({listener_id!r}); is it "
+            f"registered by hand already? Two listeners would send every exposure twice"
+        )
+
+
+def _attached_client(center: Any) -> Optional[Client]:
+    try:
+        ref = _attached.get(center)
+    except TypeError:
+        return None
+    client = ref() if ref is not None else None
+    if client is None or client.closed or client._attachment is None:
+        return None
+    return client
+
+
+def _close_quietly(handle: NativeHandle, timeout: float, logger: logging.Logger) -> None:
+    """The exit hook's and the garbage collector's close."""
+    try:
+        if handle.close(timeout) is False:
+            logger.warning("flagwire: events not delivered within %.1f s at close were dropped", timeout)
+    except Exception as e:
+        logger.warning("flagwire: close failed: %s", e)
+
+
+def _close_in_multiprocessing_children(client: Client) -> None:
+    """multiprocessing (and Celery's billiard, which shares its registries) ends a forked child
+    with os._exit, after its own exit finalizers but without atexit: register the close there
+    too, in each child, as the child starts."""
+    try:
+        import multiprocessing.util as mp_util
+    except ImportError:
+        return
+    mp_util.register_after_fork(client, _register_child_close)
+
+
+def _register_child_close(client: Client) -> None:
+    import multiprocessing.util as mp_util
+
+    mp_util.Finalize(None, client._finalizer, exitpriority=100)
+
+
+def _reset_attach_lock() -> None:
+    global _attach_lock
+    _attach_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_attach_lock)
+
+
+# For isinstance checks and type hints in user code.
+__all__ = ["Attachment", "Client", "Error"]
