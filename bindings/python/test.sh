@@ -15,6 +15,15 @@ for f in "$repo/target/release/libflagwire.so" "$repo/target/release/flagwire-co
   fi
 done
 
+# Debian's python3 ships venv and ensurepip separately (python3-venv).
+if ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+fi
+for tool in objdump strip; do
+  command -v "$tool" >/dev/null || { echo "test.sh: needs $tool (Debian: binutils)" >&2; exit 1; }
+done
+
 venv="$repo/target/python-test-venv"
 "$py" -m venv --clear "$venv"
 # Test tools and peers, pinned: the real SDK (newest on PyPI when written), Celery's billiard

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from . import _native
 from ._native import ABI_VERSION
-from .client import Attachment, Client
+from ._attach import Attachment
+from .client import Client
 from .errors import (
     AlreadyAttachedError,
     ClosedError,

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import struct
 import threading
 import weakref
 from ctypes import byref, c_void_p
 from typing import Any, Dict, FrozenSet, Mapping, Optional, Union
 
-from . import _json, _optimizely
+from . import _attach, _json, _optimizely
+from ._attach import Attachment
 from ._handle import ONLY_OK, NativeHandle, milliseconds
 from ._logging import LOGGER_NAME, core_log_level, make_callback
 from ._native import load
-from .errors import AlreadyAttachedError, ClosedError, Error, Status, error_for
+from ._record import decision_record
+from .errors import ClosedError, Error, Status, error_for
 
 DEFAULT_CLOSE_TIMEOUT = 5.0
 DEFAULT_FLUSH_TIMEOUT = 5.0
@@ -37,34 +37,8 @@ _FLUSH_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.TIMEOUT))
 _PROFILE_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.NOT_FOUND, Status.UNAVAILABLE))
 _STATUS_BY_NUMBER = tuple(Status)  # Status members indexed by number (no enum lookup per call)
 
-# Decision record header (docs/design.md §2.2): record_len u32, format u8 (1), enabled i8,
-# decision_event_dispatched i8, reserved, at_ms i64 (0 = now), 7 x u32 string lengths.
-_RECORD_HEADER = struct.Struct("<IBbbxq7I")
-_HEADER_LEN = 44
-_FORMAT_FLAG_DECISION = 1
-assert _RECORD_HEADER.size == _HEADER_LEN
-
 _PROFILE_ATTRIBUTES = 1  # FlagwireProfileField
 _PROFILE_USER_ID = 2
-
-# Notification center -> the Client attached to it (the "duplicate events" guard across clients).
-_attached: "weakref.WeakKeyDictionary[Any, weakref.ReferenceType[Client]]" = weakref.WeakKeyDictionary()
-_attach_lock = threading.Lock()
-
-
-class Attachment:
-    """What attach() registered: the notification center and the two listener ids."""
-
-    def __init__(self, client: "Client", notification_center: Any, decision_id: int, config_update_id: int) -> None:
-        self.client = client
-        self.notification_center = notification_center
-        self.decision_listener_id = decision_id
-        self.config_update_listener_id = config_update_id
-
-    def detach(self) -> bool:
-        """Removes both listeners (as client.detach()). False when no longer attached."""
-        return self.client.detach()
-
 
 class Client:
     """A flagwire client: a bounded queue and a background sender (in the core).
@@ -151,7 +125,7 @@ class Client:
         """
         try:
             if decision_type == _optimizely.FLAG:
-                record = _decision_record(user_id, attributes, decision_info)
+                record = decision_record(user_id, attributes, decision_info)
                 status = self._handle.call(self._on_record, (record, len(record)), "listener", _LISTENER_ALLOW)
             else:
                 # Legacy types (feature, feature-test, ab-test, feature-variable, ...): the whole
@@ -174,64 +148,23 @@ class Client:
     # -- attach ------------------------------------------------------------------------------
 
     def attach(self, optimizely_client: Any) -> Attachment:
-        """Registers the DECISION listener and an OPTIMIZELY_CONFIG_UPDATE listener (which pushes
-        the datafile on every config update) on optimizely_client.notification_center, and
-        pushes the current datafile now.
+        """Registers the DECISION listener on optimizely_client.notification_center and an
+        OPTIMIZELY_CONFIG_UPDATE listener (which pushes the datafile on every config update) where
+        its config manager announces updates, and pushes the current datafile now.
 
         Raises AlreadyAttachedError when this client is attached already, when another flagwire
         client is attached to the same notification center, or when the SDK refuses the
         listener (registered by hand already): two listeners would send every exposure twice.
         """
-        center = getattr(optimizely_client, "notification_center", None)
-        if center is None:
-            raise TypeError("flagwire: attach needs an optimizely.Optimizely client (with a notification_center)")
-        decision_type, config_update_type = _optimizely.notification_types()
-        with _attach_lock:
-            if self.closed:
-                raise ClosedError("flagwire: attach: the client is closed", Status.CLOSED)
-            if self._attachment is not None:
-                raise AlreadyAttachedError(
-                    "flagwire: attach: this client is already attached; call detach() first "
-                    "(two listeners would send every exposure twice)"
-                )
-            other = _attached_client(center)
-            if other is not None and other is not self:
-                raise AlreadyAttachedError(
-                    "flagwire: attach: another flagwire Client is attached to this Optimizely "
-                    "client (two listeners would send every exposure twice)"
-                )
-            decision_id = center.add_notification_listener(decision_type, self._listener)
-            _check_listener_id(decision_id, "DECISION")
-
-            def on_config_update(*_args: Any) -> None:
-                self._push_datafile_from(optimizely_client, quiet=True)
-
-            try:
-                config_id = center.add_notification_listener(config_update_type, on_config_update)
-                _check_listener_id(config_id, "OPTIMIZELY_CONFIG_UPDATE")
-            except BaseException:
-                center.remove_notification_listener(decision_id)
-                raise
-            self._attachment = Attachment(self, center, decision_id, config_id)
-            try:
-                _attached[center] = weakref.ref(self)
-            except TypeError:  # a notification center that cannot be weakly referenced
-                pass
+        attachment = _attach.attach(
+            self, optimizely_client, lambda: self._push_datafile_from(optimizely_client, quiet=True)
+        )
         self._push_datafile_from(optimizely_client, quiet=False)
-        return self._attachment
+        return attachment
 
     def detach(self) -> bool:
         """Removes the listeners attach() registered. False when not attached."""
-        with _attach_lock:
-            attachment, self._attachment = self._attachment, None
-            if attachment is None:
-                return False
-            center = attachment.notification_center
-            if _attached_client(center) is self:
-                del _attached[center]
-        center.remove_notification_listener(attachment.decision_listener_id)
-        center.remove_notification_listener(attachment.config_update_listener_id)
-        return True
+        return _attach.detach(self)
 
     @property
     def attached(self) -> bool:
@@ -355,37 +288,6 @@ class Client:
             self._logger.debug("flagwire: %s error: %s: %s", kind, type(error).__name__, error)
 
 
-def _decision_record(user_id: Any, attributes: Any, info: Any) -> bytes:
-    """One flag decision as a decision record (docs/design.md §2.2), from optimizely-sdk's
-    decision_info (snake_case str keys). Strings are sent whatever they hold (NUL bytes are
-    data); an absent or empty one has length 0, and the core decides what is valid."""
-    u = user_id.encode() if user_id else b""
-    flag_key = info.get("flag_key")
-    f = flag_key.encode() if flag_key else b""
-    rule_key = info.get("rule_key")
-    r = rule_key.encode() if rule_key else b""
-    variation_key = info.get("variation_key")
-    v = variation_key.encode() if variation_key else b""
-    experiment_id = info.get("experiment_id")
-    e = experiment_id.encode() if experiment_id else b""
-    variation_id = info.get("variation_id")
-    vi = variation_id.encode() if variation_id else b""
-    a = _json.dumps(attributes) if attributes else b""
-    enabled = info.get("enabled")
-    dispatched = info.get("decision_event_dispatched")
-    lu, lf, lr, lv, le, lvi, la = len(u), len(f), len(r), len(v), len(e), len(vi), len(a)
-    # Concatenating into a new bytes is cheaper in CPython than packing into a reused buffer
-    # (README "Why ctypes"), and ctypes passes the bytes' own storage to C without a copy.
-    return _RECORD_HEADER.pack(
-        _HEADER_LEN + lu + lf + lr + lv + le + lvi + la,
-        _FORMAT_FLAG_DECISION,
-        -1 if enabled is None else (1 if enabled else 0),
-        -1 if dispatched is None else (1 if dispatched else 0),
-        0,  # at_ms: now, read by the core on this thread
-        lu, lf, lr, lv, le, lvi, la,
-    ) + u + f + r + v + e + vi + a
-
-
 def _as_json_bytes(value: Union[str, bytes, Mapping[str, Any]]) -> bytes:
     if isinstance(value, bytes):
         return value
@@ -405,25 +307,6 @@ def _identifier(what: str, identifier: Optional[str], by_type: Dict[str, str]) -
         return identifier
     ((kind, value),) = by_type.items()
     return f"{kind}:{value}"
-
-
-def _check_listener_id(listener_id: Any, what: str) -> None:
-    if not isinstance(listener_id, int) or listener_id < 0:
-        raise AlreadyAttachedError(
-            f"flagwire: attach: the SDK refused the {what} listener ({listener_id!r}); is it "
-            f"registered by hand already? Two listeners would send every exposure twice"
-        )
-
-
-def _attached_client(center: Any) -> Optional[Client]:
-    try:
-        ref = _attached.get(center)
-    except TypeError:
-        return None
-    client = ref() if ref is not None else None
-    if client is None or client.closed or client._attachment is None:
-        return None
-    return client
 
 
 def _close_quietly(handle: NativeHandle, timeout: float, logger: logging.Logger) -> None:
@@ -452,14 +335,5 @@ def _register_child_close(client: Client) -> None:
     mp_util.Finalize(None, client._finalizer, exitpriority=100)
 
 
-def _reset_attach_lock() -> None:
-    global _attach_lock
-    _attach_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_attach_lock)
-
-
 # For isinstance checks and type hints in user code.
-__all__ = ["Attachment", "Client", "Error"]
+__all__ = ["Client"]
