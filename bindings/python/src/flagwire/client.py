@@ -13,11 +13,11 @@ import logging
 import threading
 import weakref
 from ctypes import byref, c_void_p
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 from . import _attach, _json, _optimizely
 from ._attach import Attachment
-from ._handle import ONLY_OK, NativeHandle, milliseconds
+from ._handle import ONLY_OK, NativeHandle, allowing, milliseconds
 from ._logging import LOGGER_NAME, core_log_level, make_callback
 from ._native import load
 from ._record import decision_record
@@ -29,16 +29,15 @@ DEFAULT_FLUSH_TIMEOUT = 5.0
 _OK = int(Status.OK)
 # Statuses the listener takes without raising: queued, not an exposure, or dropped and counted
 # by the core (stats dropped_queue_full / dropped_too_large).
-_LISTENER_ALLOW: FrozenSet[int] = frozenset(
-    (Status.OK, Status.SKIPPED, Status.QUEUE_FULL, Status.TOO_LARGE)
-)
-_ENQUEUE_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.QUEUE_FULL, Status.TOO_LARGE))
-_FLUSH_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.TIMEOUT))
-_PROFILE_ALLOW: FrozenSet[int] = frozenset((Status.OK, Status.NOT_FOUND, Status.UNAVAILABLE))
+_LISTENER_ALLOW = allowing(Status.OK, Status.SKIPPED, Status.QUEUE_FULL, Status.TOO_LARGE)
+_ENQUEUE_ALLOW = allowing(Status.OK, Status.QUEUE_FULL, Status.TOO_LARGE)
+_FLUSH_ALLOW = allowing(Status.OK, Status.TIMEOUT)
+_PROFILE_ALLOW = allowing(Status.OK, Status.NOT_FOUND, Status.UNAVAILABLE)
 _STATUS_BY_NUMBER = tuple(Status)  # Status members indexed by number (no enum lookup per call)
 
 _PROFILE_ATTRIBUTES = 1  # FlagwireProfileField
 _PROFILE_USER_ID = 2
+
 
 class Client:
     """A flagwire client: a bounded queue and a background sender (in the core).
@@ -126,7 +125,7 @@ class Client:
         try:
             if decision_type == _optimizely.FLAG:
                 record = decision_record(user_id, attributes, decision_info)
-                status = self._handle.call(self._on_record, (record, len(record)), "listener", _LISTENER_ALLOW)
+                status = self._handle.call(self._on_record, record, "listener", _LISTENER_ALLOW)
             else:
                 # Legacy types (feature, feature-test, ab-test, feature-variable, ...): the whole
                 # notification, in the SDK's snake_case, for the core to read (docs/design.md §4).
@@ -134,7 +133,7 @@ class Client:
                     {"type": decision_type, "user_id": user_id, "attributes": attributes,
                      "decision_info": decision_info}
                 )
-                status = self._handle.call(self._on_notification, (doc, len(doc)), "listener", _LISTENER_ALLOW)
+                status = self._handle.call(self._on_notification, doc, "listener", _LISTENER_ALLOW)
             return _STATUS_BY_NUMBER[status]
         except ClosedError:
             if not self._warned_closed:
@@ -195,7 +194,7 @@ class Client:
         queued, False when dropped (queue full, or over 32 KB; counted). Raises
         InvalidInputError when it is not a valid Segment message."""
         doc = _as_json_bytes(message)
-        return self._handle.call(self._lib.enqueue_json, (doc, len(doc)), "enqueue", _ENQUEUE_ALLOW) == _OK
+        return self._handle.call(self._lib.enqueue_json, doc, "enqueue", _ENQUEUE_ALLOW) == _OK
 
     def flush(self, timeout: float = DEFAULT_FLUSH_TIMEOUT) -> bool:
         """Waits until everything queued before the call is delivered (or failed for good). True
