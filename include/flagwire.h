@@ -22,15 +22,21 @@
 #endif
 
 /**
+ * Bytes of a decision record's header (docs/design.md §2.2); the strings follow it.
+ */
+#define FLAGWIRE_RECORD_HEADER_LEN 44
+
+/**
+ * A decision record's `format` byte for a flag decision (the `decide` API).
+ */
+#define FLAGWIRE_RECORD_FORMAT_FLAG_DECISION 1
+
+/**
  * The C ABI version this header describes; `flagwire_abi_version()` returns the library's.
  * Bumped on any incompatible change; bindings refuse to run on a mismatch.
  * 2: decision records, pointer + length JSON, per-call errors, the log callback.
  */
 #define FLAGWIRE_ABI_VERSION 2
-
-#define HEADER_LEN 44
-
-#define FORMAT_FLAG_DECISION 1
 
 /**
  * Result of every fallible flagwire function.

@@ -3,11 +3,11 @@
 
 use std::borrow::Cow;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
@@ -25,8 +25,8 @@ pub struct Client {
     config: Arc<Config>,
     logger: Logger,
     datafile: ArcSwapOption<DatafileIndex>,
-    /// Raw `Arc<Pipeline>`; replaced (and the old one leaked) only in a forked child.
-    pipeline: AtomicPtr<Pipeline>,
+    /// Replaced only in a forked child, where the parent's is deliberately leaked (see `fork`).
+    pipeline: ArcSwap<Pipeline>,
     generation: AtomicU64,
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
@@ -72,12 +72,11 @@ impl Client {
         let generation = fork::generation();
         let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
         let pipeline = Pipeline::start(Arc::clone(&config), logger.clone())?;
-        logger.log(LogLevel::Info, || format!("started; endpoint {}", config.endpoint));
         Ok(Client {
             config,
             logger,
             datafile: ArcSwapOption::empty(),
-            pipeline: AtomicPtr::new(Arc::into_raw(pipeline) as *mut Pipeline),
+            pipeline: ArcSwap::from_pointee(pipeline),
             generation: AtomicU64::new(generation),
             rebuild: Mutex::new(()),
             last_error: Mutex::new(None),
@@ -86,13 +85,12 @@ impl Client {
     }
 
     /// The pipeline of this process; in a forked child the first call builds a fresh one.
-    fn pipeline(&self) -> &Pipeline {
+    fn pipeline(&self) -> Guard<Arc<Pipeline>> {
         let current = fork::generation();
         if self.generation.load(Ordering::Acquire) != current {
             self.after_fork(current);
         }
-        // Safety: pipelines are only freed by `shutdown`, which consumes the client.
-        unsafe { &*self.pipeline.load(Ordering::Acquire) }
+        self.pipeline.load()
     }
 
     #[cold]
@@ -103,8 +101,9 @@ impl Client {
         }
         match Pipeline::start(Arc::clone(&self.config), self.logger.clone()) {
             Ok(fresh) => {
-                // The parent's pipeline is deliberately leaked (see `fork`).
-                self.pipeline.store(Arc::into_raw(fresh) as *mut Pipeline, Ordering::Release);
+                // The parent's pipeline is deliberately leaked: its locks may be held by threads
+                // that do not exist in this process, so it is never dropped here (see `fork`).
+                std::mem::forget(self.pipeline.swap(Arc::new(fresh)));
                 self.generation.store(current, Ordering::Release);
             }
             Err(e) => self.logger.log(LogLevel::Error, || format!("after fork: {e}")),
@@ -114,6 +113,8 @@ impl Client {
     /// Routes this client's log lines to the host's logger (None: stderr).
     pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
         self.logger.set_callback(callback, user_data);
+        // Said here rather than at init, so that it reaches the host's logger.
+        self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
     }
 
     /// Records an error message for `flagwire_last_error` and for the current call's
@@ -129,7 +130,7 @@ impl Client {
     }
 
     pub fn count_invalid(&self) {
-        bump(&self.pipeline().stats.dropped_invalid);
+        bump(&self.pipeline().stats().dropped_invalid);
     }
 
     pub fn set_datafile(&self, json: &str) -> Status {
@@ -151,15 +152,15 @@ impl Client {
     pub fn on_decision(&self, notification_json: &str) -> Status {
         let pipeline = self.pipeline();
         match parse_notification(notification_json) {
-            Ok(decision) => self.handle(decision, None, None, pipeline),
+            Ok(decision) => self.handle(decision, None, None, &pipeline),
             Err(DecodeError::UnknownType(t)) => {
-                bump(&pipeline.stats.decisions);
-                bump(&pipeline.stats.skipped);
+                bump(&pipeline.stats().decisions);
+                bump(&pipeline.stats().skipped);
                 self.logger.log(LogLevel::Debug, || format!("skipped: notification type {t:?} is not handled"));
                 Status::Skipped
             }
             Err(DecodeError::Invalid(message)) => {
-                bump(&pipeline.stats.dropped_invalid);
+                bump(&pipeline.stats().dropped_invalid);
                 self.set_error(message);
                 Status::InvalidJson
             }
@@ -169,7 +170,7 @@ impl Client {
     pub fn on_flag_decision(&self, args: &FlagDecision<'_>) -> Status {
         let pipeline = self.pipeline();
         if args.user_id.is_empty() || args.flag_key.is_empty() {
-            bump(&pipeline.stats.dropped_invalid);
+            bump(&pipeline.stats().dropped_invalid);
             self.set_error("on_flag_decision: `user_id` and `flag_key` must be non-empty");
             return Status::InvalidJson;
         }
@@ -186,7 +187,7 @@ impl Client {
             decision_event_dispatched: args.decision_event_dispatched,
             source: None,
         };
-        self.handle(decision, args.attributes_json, args.at, pipeline)
+        self.handle(decision, args.attributes_json, args.at, &pipeline)
     }
 
     /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures: a skipped
@@ -198,11 +199,11 @@ impl Client {
         at: Option<SystemTime>,
         pipeline: &Pipeline,
     ) -> Status {
-        bump(&pipeline.stats.decisions);
+        bump(&pipeline.stats().decisions);
         let datafile = self.datafile.load();
         match classify(&decision, datafile.as_deref(), &self.config) {
             Classification::Skip(reason) => {
-                bump(&pipeline.stats.skipped);
+                bump(&pipeline.stats().skipped);
                 self.logger.log(LogLevel::Debug, || {
                     format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
                 });
@@ -214,14 +215,14 @@ impl Client {
                     match validate_attributes(text) {
                         Ok(attributes) => decision.attributes = attributes,
                         Err(message) => {
-                            bump(&pipeline.stats.dropped_invalid);
+                            bump(&pipeline.stats().dropped_invalid);
                             self.set_error(message);
                             return Status::InvalidJson;
                         }
                     }
                 }
                 let decision = &decision;
-                bump(&pipeline.stats.exposures);
+                bump(&pipeline.stats().exposures);
                 // The event itself is logged (debug) by the sender when it is serialized, with
                 // the messageId that is sent.
                 let packed = PackedExposure::pack(decision, &ids, &self.config, at, pipeline.spare_buffer());
@@ -232,10 +233,11 @@ impl Client {
 
     pub fn enqueue(&self, message_json: &str) -> Status {
         let pipeline = self.pipeline();
-        match complete_message(message_json, SystemTime::now()) {
-            Ok(message) => self.push(pipeline, Queued::json(message)),
+        let at = SystemTime::now();
+        match complete_message(message_json, at) {
+            Ok(message) => self.push(&pipeline, Queued::json(message, at)),
             Err(e) => {
-                bump(&pipeline.stats.dropped_invalid);
+                bump(&pipeline.stats().dropped_invalid);
                 self.set_error(e);
                 Status::InvalidJson
             }
@@ -271,7 +273,7 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats.to_json(pipeline.queue_depth())
+        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight())
     }
 
     /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
@@ -313,8 +315,6 @@ impl Client {
         if !stopped {
             self.logger.log(LogLevel::Warn, || "shutdown: the sender is still in a request; leaving it to finish".into());
         }
-        // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
-        drop(unsafe { Arc::from_raw(self.pipeline.load(Ordering::Acquire) as *const Pipeline) });
         // A sender left in a hung request logs to stderr from now on, never into the host.
         self.logger.set_callback(None, std::ptr::null_mut());
         status

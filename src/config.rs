@@ -46,6 +46,8 @@ pub struct Config {
     pub flush_interval_ms: u64,
     pub max_queue_events: usize,
     pub max_queue_bytes: usize,
+    pub max_in_flight: usize,
+    pub max_requests_per_second: u32,
     pub max_retries: u32,
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
@@ -69,10 +71,19 @@ impl Default for Config {
         Config {
             write_key: String::new(),
             endpoint: "https://api.segment.io".to_string(),
-            batch_size: 100,
+            // Segment's Go and Java libraries leave at 250 too; fewer, fuller requests.
+            batch_size: 250,
             flush_interval_ms: 1000,
-            max_queue_events: 10_000,
-            max_queue_bytes: 16 * 1024 * 1024,
+            // Both bounds count everything held, in-flight requests included (up to
+            // max_in_flight x 500 KB); memory is allocated as used.
+            max_queue_events: 100_000,
+            max_queue_bytes: 32 * 1024 * 1024,
+            // Little's law: the budget of 100 requests/s at 200 ms a request needs 20 in flight.
+            max_in_flight: 20,
+            // Segment asks for at most 1,000 requests/s per workspace across all processes; 100
+            // per process delivers > 100,000 events/s in full 500 KB batches, and a process
+            // only reaches it under that kind of load (requests carry batch_size events or more).
+            max_requests_per_second: 100,
             max_retries: 10,
             backoff_base_ms: 100,
             backoff_max_ms: 10_000,
@@ -135,6 +146,12 @@ impl Config {
         if self.backoff_base_ms == 0 || self.backoff_max_ms < self.backoff_base_ms {
             return Err("config: `backoff_base_ms` must be >= 1 and `backoff_max_ms` >= `backoff_base_ms`".into());
         }
+        if !(1..=64).contains(&self.max_in_flight) {
+            return Err(format!("config: `max_in_flight` must be 1..=64, got {}", self.max_in_flight));
+        }
+        if !(1..=100_000).contains(&self.max_requests_per_second) {
+            return Err(format!("config: `max_requests_per_second` must be 1..=100000, got {}", self.max_requests_per_second));
+        }
         if self.request_timeout_ms == 0 {
             return Err("config: `request_timeout_ms` must be at least 1".into());
         }
@@ -169,7 +186,7 @@ mod tests {
     #[test]
     fn defaults_apply_and_unknown_keys_are_named() {
         let c = Config::from_json(r#"{"write_key":"k"}"#).unwrap();
-        assert_eq!(c.batch_size, 100);
+        assert_eq!(c.batch_size, 250);
         assert_eq!(c.property_style, PropertyStyle::Both);
         let err = Config::from_json(r#"{"write_key":"k","batchsize":5}"#).unwrap_err();
         assert!(err.contains("batchsize"), "{err}");

@@ -246,7 +246,7 @@ impl PackedExposure {
         self.data
     }
 
-    fn at_ms(&self) -> i64 {
+    pub(crate) fn at_ms(&self) -> i64 {
         i64::from_le_bytes(self.data[..8].try_into().unwrap_or([0; 8]))
     }
 

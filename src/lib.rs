@@ -12,6 +12,7 @@ mod client;
 mod config;
 mod datafile;
 mod decision;
+mod endpoint;
 mod event;
 pub mod ffi;
 mod fork;

@@ -114,11 +114,13 @@ impl ProfileClient {
         let agent = crate::transport::build_agent(client, Duration::from_millis(config.timeout_ms))?;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:", config.access_token));
         let capacity = NonZeroUsize::new(config.cache_max_entries).unwrap_or(NonZeroUsize::MIN);
+        // The parser's normalized URL, so the HTTP client requests exactly what was checked.
+        let endpoint = crate::endpoint::parse(&config.endpoint, client.allow_insecure_http)
+            .map_err(|e| format!("config: `profile.endpoint` {e}"))?;
         Ok(ProfileClient {
-            base_url: format!(
-                "{}/v1/spaces/{}/collections/users/profiles/",
-                config.endpoint.trim_end_matches('/'),
-                utf8_percent_encode(&config.space_id, VALUE_ENCODE)
+            base_url: crate::endpoint::join(
+                &endpoint,
+                &format!("v1/spaces/{}/collections/users/profiles/", utf8_percent_encode(&config.space_id, VALUE_ENCODE)),
             ),
             authorization: format!("Basic {token}"),
             agent,

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use crate::transport::AttemptOutcome;
 
 /// Longest wait a server may ask for with `Retry-After`.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -31,6 +31,7 @@ pub fn judge(outcome: &AttemptOutcome, now: SystemTime) -> Verdict {
     match outcome {
         AttemptOutcome::Delivered => Verdict::Delivered,
         AttemptOutcome::Transport { .. } => Verdict::Retry { server_wait: None },
+        AttemptOutcome::BadRedirect { .. } => Verdict::GiveUp,
         AttemptOutcome::Status { code, retry_after } => {
             if is_retryable_status(*code) {
                 Verdict::Retry { server_wait: retry_after.as_deref().and_then(|v| parse_retry_after(v, now)) }

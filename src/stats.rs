@@ -20,6 +20,10 @@ pub struct Stats {
     pub retries: AtomicU64,
     pub batches: AtomicU64,
     pub bytes_sent: AtomicU64,
+    /// HTTP requests made (every attempt, every part of a split batch).
+    pub requests: AtomicU64,
+    /// Messages failed alone after their batch was refused (400/413) and split to find them.
+    pub isolated: AtomicU64,
 }
 
 pub fn bump(counter: &AtomicU64) {
@@ -27,7 +31,9 @@ pub fn bump(counter: &AtomicU64) {
 }
 
 impl Stats {
-    pub fn to_json(&self, queue_depth: u64) -> String {
+    /// `queue_depth`: events accepted and not yet resolved; `in_flight`: batches being sent or
+    /// waiting to be retried.
+    pub fn to_json(&self, queue_depth: u64, in_flight: usize) -> String {
         let g = |c: &AtomicU64| c.load(Relaxed);
         serde_json::json!({
             "decisions": g(&self.decisions),
@@ -42,7 +48,10 @@ impl Stats {
             "retries": g(&self.retries),
             "batches": g(&self.batches),
             "bytes_sent": g(&self.bytes_sent),
+            "requests": g(&self.requests),
+            "isolated": g(&self.isolated),
             "queue_depth": queue_depth,
+            "in_flight": in_flight,
         })
         .to_string()
     }

@@ -2,7 +2,7 @@
 
 /// Result of every fallible flagwire function.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FlagwireStatus {
     /// Success.
     Ok = 0,

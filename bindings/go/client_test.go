@@ -17,7 +17,7 @@ func TestVersion(t *testing.T) {
 	if v := flagwire.Version(); v == "" || strings.Count(v, ".") != 2 {
 		t.Fatalf("Version() = %q", v)
 	}
-	if flagwire.ABIVersion != 1 {
+	if flagwire.ABIVersion != 2 {
 		t.Fatal("ABIVersion")
 	}
 }

@@ -181,7 +181,9 @@ class TestAttach < FlagwireTest::Case
     optimizely.decide(uid("good"), "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment")
     assert_equal [uid("bad"), nil, uid("good")], seen
     assert_empty optimizely.notification_center.errors
-    assert_equal 2, client.stats[:listener_errors]
+    stats = client.stats
+    assert_equal 1, stats[:listener_errors] # the one handed over at once (not a flag decision Hash)
+    assert_equal 2, stats[:dropped_invalid] # that one, and the flag decision the core refused later
   end
 
   def test_a_raising_listener_before_flagwire_skips_it_as_ruby_sdk_does
