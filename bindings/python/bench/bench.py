@@ -13,8 +13,8 @@ hand-written DECISION listener calling Segment's analytics-python (`segment-anal
    Segment listener attached.
 4. Delivered events/s end to end, at per-request latency 0, 20, 50 and 200 ms (the collector's
    /_test/latency): N listener calls as fast as they go, timed until the collector holds all N.
-Both libraries send to the same collector, with their default batching; only their queue
-bounds are raised so that neither drops (both would at N > 10,000).
+Both libraries send to the same collector with their defaults, except Segment's queue bound
+(10,000 messages), raised so that it never drops; flagwire's default holds 100,000.
 """
 
 from __future__ import annotations
@@ -191,9 +191,9 @@ def ffi_costs(url, rounds, n):
 # -- 2. caller cost --------------------------------------------------------------------------
 
 def caller_costs(url, rounds, n):
-    fw = flagwire.Client(write_key="bench", endpoint=url, max_queue_events=4 * n, max_queue_bytes=1 << 30)
+    fw = flagwire.Client(write_key="bench", endpoint=url)
     fw.set_datafile(DATAFILE)
-    segment = SegmentClient("bench", host=url, max_queue_size=4 * n)
+    segment = SegmentClient("bench", host=url, max_queue_size=4 * n)  # its default, 10,000, would drop
     seg = segment_listener(segment)
     exposure = notifications()
     bare = notifications(attributes=False)
@@ -241,7 +241,7 @@ def sdk():
 
 def decide_throughput(url, rounds, n):
     alone, with_fw, with_seg = sdk(), sdk(), sdk()
-    fw = flagwire.Client(write_key="bench", endpoint=url, max_queue_events=4 * n, max_queue_bytes=1 << 30)
+    fw = flagwire.Client(write_key="bench", endpoint=url)
     fw.attach(with_fw)
     segment = SegmentClient("bench", host=url, max_queue_size=4 * n)
     with_seg.notification_center.add_notification_listener(NotificationTypes.DECISION, segment_listener(segment))
@@ -292,8 +292,7 @@ def delivered_rate(collector, make_listener, n, deadline_s):
 
 def delivered(collector, runs, sizes):
     def flagwire_listener(n):
-        fw = flagwire.Client(write_key="bench", endpoint=collector.url, max_queue_events=2 * n,
-                             max_queue_bytes=1 << 30)
+        fw = flagwire.Client(write_key="bench", endpoint=collector.url)  # defaults hold 100,000 events
         fw.set_datafile(DATAFILE)
         return fw.listener, lambda: fw.close(0)
 

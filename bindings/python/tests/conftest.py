@@ -24,6 +24,7 @@ COLLECTOR_BIN = Path(os.environ.get("FLAGWIRE_COLLECTOR", REPO / "target" / "rel
 DATAFILE = REPO / "tests" / "data" / "minimal-datafile.json"
 REPEATED_RULE_KEYS_DATAFILE = REPO / "tests" / "data" / "datafile-repeated-rule-keys.json"
 HEADER = REPO / "include" / "flagwire.h"
+DESIGN = REPO / "docs" / "design.md"
 
 
 class Collector:

@@ -207,9 +207,8 @@ class Client:
 
     def stats(self) -> Dict[str, int]:
         """The core's counters since init in this process (docs/design.md §6: decisions,
-        exposures, skipped, enqueued, dropped_queue_full, dropped_invalid, dropped_too_large,
-        delivered, failed, retries, batches, bytes_sent, queue_depth), plus this binding's
-        listener_errors and datafile_errors."""
+        exposures, skipped, enqueued, dropped_*, delivered, failed, retries, batches, requests,
+        queue_depth, in_flight, ...), plus this binding's listener_errors and datafile_errors."""
         text = self._handle.call_string(self._lib.stats, "stats")
         if text is None:
             raise error_for(Status.PANIC, "stats", "the library returned NULL")
