@@ -127,6 +127,11 @@ def time_calls(fn, calls, n):
     return wall / n, cpu / n
 
 
+def machine_load():
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} on {os.cpu_count()} cores"
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "samples": len(values)}
 
@@ -349,22 +354,26 @@ def main():
                   f"  cpu {statistics.median(cpus):8.0f}")
         fw_wall, fw_cpu = cost["flagwire"]
         seg_wall, seg_cpu = cost["segment"]
-        goal = statistics.median(seg_wall) / 5
-        base = {k: statistics.median(v[0]) for k, v in cost.items() if k.startswith("baseline")}
+        base = {k: statistics.median(v[1]) for k, v in cost.items() if k.startswith("baseline")}
+        # The calling thread's CPU time is the headline: on a shared machine wall time mostly
+        # measures the scheduler. It is conservative for flagwire: it leaves out the GIL waits
+        # that Segment's consumer thread (Python) imposes on the caller, which wall time shows.
         measures.append({
             "name": "Python listener: flag exposure, datafile, 2 attributes (vs a hand-written analytics.track listener)",
             "unit": "ns", "better": "lower", "headline": "caller",
-            "goal": "<= 1/5 of Segment's", "goal_value": goal, "goal_kind": "absolute",
-            "flagwire": summary(fw_wall), "peer": {"name": "segment-analytics-python", **summary(seg_wall)},
-            "note": (f"wall per call, {rounds} interleaved rounds x {calls:,} calls; thread CPU medians: flagwire "
-                     f"{statistics.median(fw_cpu):.0f} ns, Segment {statistics.median(seg_cpu):.0f} ns; "
-                     f"baselines: empty Python listener {base['baseline: empty Python listener']:.0f} ns, "
-                     f"bare ctypes call {base['baseline: bare ctypes call']:.0f} ns"),
+            "goal": "<= 1/5 of Segment's", "goal_value": statistics.median(seg_cpu) / 5, "goal_kind": "absolute",
+            "flagwire": summary(fw_cpu), "peer": {"name": "segment-analytics-python", **summary(seg_cpu)},
+            "note": (f"calling thread's CPU per call, {rounds} interleaved rounds x {calls:,} calls; wall medians: "
+                     f"flagwire {statistics.median(fw_wall):,.0f} ns [{min(fw_wall):,.0f}-{max(fw_wall):,.0f}], Segment "
+                     f"{statistics.median(seg_wall):,.0f} ns [{min(seg_wall):,.0f}-{max(seg_wall):,.0f}] "
+                     f"(ratio {statistics.median(fw_wall) / statistics.median(seg_wall):.2f}); baselines: empty Python "
+                     f"listener {base['baseline: empty Python listener']:.0f} ns, bare ctypes call "
+                     f"{base['baseline: bare ctypes call']:.0f} ns; {machine_load()}"),
         })
         for name in ("flagwire, no attributes", "flagwire, rollout (skipped)"):
             walls, cpus = cost[name]
             measures.append({"name": f"Python listener: {name.split(', ', 1)[1]}", "unit": "ns", "better": "lower",
-                             "flagwire": summary(walls), "note": f"thread CPU median {statistics.median(cpus):.0f} ns"})
+                             "flagwire": summary(cpus), "note": f"thread CPU; wall median {statistics.median(walls):,.0f} ns"})
 
         print("3. decide() per second, one thread", flush=True)
         dec = decide_throughput(collector.url, max(3, rounds // 2), decides)
@@ -376,9 +385,9 @@ def main():
             "unit": "decides/s", "better": "higher", "headline": "decide", "goal_kind": "vs_peer",
             "goal": "higher than with Segment's listener",
             "flagwire": summary(dec["flagwire"]), "peer": {"name": "segment-analytics-python", **summary(dec["segment"])},
-            "note": f"the SDK alone: {alone:,.0f} decides/s; flagwire attached keeps "
+            "note": f"wall; the SDK alone: {alone:,.0f} decides/s; flagwire attached keeps "
                     f"{100 * statistics.median(dec['flagwire']) / alone:.0f}% of it, Segment's listener "
-                    f"{100 * statistics.median(dec['segment']) / alone:.0f}%",
+                    f"{100 * statistics.median(dec['segment']) / alone:.0f}%; {machine_load()}",
         })
 
         print("4. Delivered events/s end to end, per-request latency", flush=True)
@@ -394,7 +403,7 @@ def main():
                     "better": "higher", "headline": "throughput", "goal": "higher than Segment's",
                     "goal_kind": "vs_peer", "flagwire": summary(fw_rates),
                     "peer": {"name": "segment-analytics-python", **summary(seg_rates)},
-                    "note": f"{n:,} events through the listener, default batching; {runs} runs",
+                    "note": f"{n:,} events through the listener, defaults; {runs} runs; {machine_load()}",
                 })
         else:
             notes.append("delivered events/s not measured: this flagwire-collector has no per-request "

@@ -120,21 +120,13 @@ class RecordingDispatcher:
 def make_optimizely():
     """Factory of real optimizely-sdk clients deciding offline from a datafile, with a
     forwarding event processor (impressions reach the dispatcher synchronously) and ODP off."""
-    from optimizely import optimizely
-    from optimizely.event.event_processor import ForwardingEventProcessor
-    from optimizely.helpers.sdk_settings import OptimizelySdkSettings
+    from offline_sdk import offline_optimizely
 
     made = []
 
     def make(datafile: Path = DATAFILE, **kwargs: Any):
         dispatcher = RecordingDispatcher()
-        client = optimizely.Optimizely(
-            datafile=datafile.read_text(),
-            event_dispatcher=dispatcher,
-            event_processor=ForwardingEventProcessor(dispatcher),
-            settings=OptimizelySdkSettings(odp_disabled=True),
-            **kwargs,
-        )
+        client = offline_optimizely(datafile.read_text(), dispatcher, **kwargs)
         assert client.is_valid
         made.append(client)
         return client, dispatcher

@@ -8,11 +8,10 @@ import time
 import pytest
 
 import flagwire
-from optimizely import optimizely
 from optimizely.config_manager import PollingConfigManager
-from optimizely.event.event_processor import ForwardingEventProcessor
 from optimizely.helpers.enums import NotificationTypes
-from optimizely.helpers.sdk_settings import OptimizelySdkSettings
+
+from offline_sdk import offline_optimizely
 
 from conftest import REPEATED_RULE_KEYS_DATAFILE, RecordingDispatcher, expected_from_impressions, exposures, key_of
 
@@ -131,11 +130,7 @@ def test_a_datafile_that_arrives_after_attach_is_pushed_by_the_config_update(col
     server = DatafileServer(REPEATED_RULE_KEYS_DATAFILE.read_bytes())
     dispatcher = RecordingDispatcher()
     manager = PollingConfigManager(url=server.url, update_interval=0.2, blocking_timeout=30)
-    oc = optimizely.Optimizely(
-        config_manager=manager, event_dispatcher=dispatcher,
-        event_processor=ForwardingEventProcessor(dispatcher),
-        settings=OptimizelySdkSettings(odp_disabled=True),
-    )
+    oc = offline_optimizely(None, dispatcher, config_manager=manager)
     try:
         fw = make_client()
         started = time.monotonic()

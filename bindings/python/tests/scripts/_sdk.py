@@ -4,10 +4,10 @@ dispatcher that sends nothing, ODP off) and a flagwire client attached to it."""
 import sys
 from pathlib import Path
 
-import flagwire
-from optimizely import optimizely
-from optimizely.event.event_processor import ForwardingEventProcessor
-from optimizely.helpers.sdk_settings import OptimizelySdkSettings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for offline_sdk
+
+import flagwire  # noqa: E402
+from offline_sdk import offline_optimizely  # noqa: E402
 
 DATAFILE = Path(__file__).resolve().parents[4] / "tests" / "data" / "minimal-datafile.json"
 
@@ -19,13 +19,7 @@ class NoDispatch:
 
 def attached_clients(url):
     """(optimizely client, flagwire client attached to it), as an app creates them at startup."""
-    dispatcher = NoDispatch()
-    oc = optimizely.Optimizely(
-        datafile=DATAFILE.read_text(),
-        event_dispatcher=dispatcher,
-        event_processor=ForwardingEventProcessor(dispatcher),
-        settings=OptimizelySdkSettings(odp_disabled=True),
-    )
+    oc = offline_optimizely(DATAFILE.read_text(), NoDispatch())
     fw = flagwire.Client(write_key="fork-key", endpoint=url, flush_interval_ms=50)
     fw.attach(oc)
     return oc, fw
