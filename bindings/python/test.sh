@@ -27,9 +27,11 @@ done
 venv="$repo/target/python-test-venv"
 "$py" -m venv --clear "$venv"
 # Test tools and peers, pinned: the real SDK (newest on PyPI when written), Celery's billiard
-# (fork test), auditwheel (the wheel's tag) and build (the wheel itself).
+# (fork test), auditwheel (the wheel's tag), build (the wheel itself) and mypy (the type hints).
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-  'pytest==9.2.0' 'optimizely-sdk==5.7.0' 'billiard==4.3.2' 'auditwheel==6.8.2' 'build==1.6.1'
+  'pytest==9.2.0' 'optimizely-sdk==5.7.0' 'billiard==4.3.2' 'auditwheel==6.8.2' 'build==1.6.1' 'mypy==2.4.1'
+
+"$venv/bin/python" -m mypy --strict --no-error-summary "$here/src/flagwire"
 
 PYTHON="$venv/bin/python" "$here/build_wheel.sh" >/dev/null
 wheel="$(ls "$here"/dist/flagwire-*.whl)"

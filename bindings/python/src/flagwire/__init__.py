@@ -33,7 +33,7 @@ _lib = _native.load()
 
 def version() -> str:
     """The native library's version, e.g. "0.2.0"."""
-    return _lib.version().decode()
+    return str(_lib.version().decode())
 
 
 def abi_version() -> int:

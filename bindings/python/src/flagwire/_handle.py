@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from ctypes import byref, c_void_p
-from typing import Any, Callable, FrozenSet, Optional, Tuple
+from typing import Any, Callable, FrozenSet, List, Optional, Tuple
 
 from ._native import Library
 from .errors import ClosedError, Status, error_for
@@ -38,10 +38,10 @@ ONLY_OK = allowing(Status.OK)
 #: Seconds close waits for running flush / datafile / profile calls beyond its own timeout.
 CLOSE_GRACE = 1.0
 
-# Handles not freed yet, for the fork hook and the exit hook below.
+# Handles not freed yet, for the fork hook below.
 _live: "weakref.WeakSet[NativeHandle]" = weakref.WeakSet()
 # Handles close had to leave open (a waiting call outlived close): never freed, kept alive here.
-_leaked: list = []  # of (handle, pointer)
+_leaked: List[Tuple["NativeHandle", c_void_p]] = []
 
 
 def milliseconds(seconds: float) -> int:

@@ -21,7 +21,7 @@ import os
 import platform
 import sys
 from ctypes import POINTER, c_char_p, c_int, c_size_t, c_uint32, c_void_p
-from typing import Optional
+from typing import Any, List, Optional
 
 from .errors import LibraryError
 
@@ -80,7 +80,7 @@ class Library:
                 f"under flagwire/{platform_dir()}/; FLAGWIRE_LIB overrides the path)"
             ) from e
 
-        def declare(lib: ctypes.CDLL, name: str, argtypes: Optional[list], restype):  # type: ignore[no-untyped-def]
+        def declare(lib: ctypes.CDLL, name: str, argtypes: Optional[List[Any]], restype: Any) -> Any:
             try:
                 fn = lib[name]  # a new function object each time: argtypes are per object
             except AttributeError as e:

@@ -83,7 +83,7 @@ class Client:
         out_client, out_error = c_void_p(), c_void_p()
         status = self._lib.init(config_json, byref(out_client), byref(out_error))
         detail = self._lib.take_string(out_error.value)
-        if status != _OK:
+        if status != _OK or not out_client.value:
             raise error_for(status, "init", detail)
 
         callback = make_callback(self._logger)
