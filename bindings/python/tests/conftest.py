@@ -45,7 +45,8 @@ class Collector:
 
     def wait(self, count: int, timeout_ms: int = 10_000) -> int:
         """Waits until at least `count` messages arrived (bounded); returns how many there are."""
-        return self.request(f"/_test/wait?count={count}&timeout_ms={timeout_ms}", timeout=timeout_ms / 1000 + 10)["count"]
+        path = f"/_test/wait?count={count}&timeout_ms={timeout_ms}"
+        return self.request(path, timeout=timeout_ms / 1000 + 10)["count"]
 
     def reset(self) -> None:
         self.request("/_test/reset", {})
@@ -153,7 +154,8 @@ def exposures(messages: List[Dict[str, Any]], event: str = "Experiment Viewed") 
 
 def key_of(message: Dict[str, Any]) -> tuple:
     p = message["properties"]
-    return (message["userId"], p["flagKey"], p["ruleKey"], p["variationKey"], p.get("experiment_id"), p.get("variation_id"))
+    return (message["userId"], p["flagKey"], p["ruleKey"], p["variationKey"],
+            p.get("experiment_id"), p.get("variation_id"))
 
 
 def expected_from_impressions(impressions: List[Dict[str, Any]]) -> List[tuple]:

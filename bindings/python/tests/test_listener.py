@@ -35,7 +35,8 @@ def test_a_flag_decision_becomes_one_experiment_viewed(collector, make_client):
     assert m["properties"] == {
         "flagKey": "checkout_flow", "ruleKey": "checkout_ab", "variationKey": "treatment", "enabled": True,
         "optimizelyUserId": "user-1", "userAttributes": {"plan": "pro", "seats": 3},
-        "experiment_id": "2001", "experiment_name": "checkout_ab", "variation_id": "5002", "variation_name": "treatment",
+        "experiment_id": "2001", "experiment_name": "checkout_ab",
+        "variation_id": "5002", "variation_name": "treatment",
     }
 
 

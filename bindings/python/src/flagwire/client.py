@@ -231,7 +231,9 @@ class Client:
         or None. As profile_attributes."""
         return self._profile_lookup(_PROFILE_USER_ID, "profile_user_id", identifier, by_type)
 
-    def _profile_lookup(self, field: int, what: str, identifier: Optional[str], by_type: Dict[str, str]) -> Optional[str]:
+    def _profile_lookup(
+        self, field: int, what: str, identifier: Optional[str], by_type: Dict[str, str]
+    ) -> Optional[str]:
         ident = _identifier(what, identifier, by_type).encode()
         value = c_void_p()
         status = self._handle.call_waiting(
@@ -276,11 +278,13 @@ class Client:
             else:
                 self._datafile_errors += 1
                 count = self._datafile_errors
-        # The first one in full, then one line per 1,000: a broken input must not flood the log.
+        # The first one, then one line per 1,000: a broken input must not flood the log. A stack
+        # trace only for what is not the core's answer (that message says all there is).
         if count == 1 or count % 1000 == 0:
             self._logger.warning(
                 "flagwire: %s error #%d (counted in stats()['%s_errors']): %s: %s",
-                kind, count, kind, type(error).__name__, error, exc_info=count == 1,
+                kind, count, kind, type(error).__name__, error,
+                exc_info=count == 1 and not isinstance(error, Error),
             )
         else:
             self._logger.debug("flagwire: %s error: %s: %s", kind, type(error).__name__, error)
