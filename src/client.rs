@@ -12,7 +12,7 @@ use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
 use crate::datafile::DatafileIndex;
-use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
+use crate::decision::{parse_notification, Decision, DecisionType, DecodeError};
 use crate::event::{complete_message, PackedExposure};
 use crate::fork;
 use crate::log::{FlagwireLogCallback, Logger};
@@ -20,6 +20,7 @@ use crate::profile::{Lookup, ProfileClient};
 use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
 use crate::status::FlagwireStatus as Status;
+use crate::strict_json;
 
 pub struct Client {
     config: Arc<Config>,
@@ -31,13 +32,6 @@ pub struct Client {
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
     profile: Option<ProfileClient>,
-}
-
-/// The fast path's `attributes_json`: a JSON object (or null); `None` when empty.
-fn validate_attributes(text: &str) -> Result<Option<&str>, String> {
-    let raw = serde_json::from_str::<&serde_json::value::RawValue>(text)
-        .map_err(|e| format!("on_flag_decision: `attributes_json`: {e}"))?;
-    attributes_text(Some(raw)).map_err(|e| format!("on_flag_decision: {e}"))
 }
 
 /// What a Profile API lookup returns.
@@ -113,8 +107,10 @@ impl Client {
     /// Routes this client's log lines to the host's logger (None: stderr).
     pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
         self.logger.set_callback(callback, user_data);
-        // Said here rather than at init, so that it reaches the host's logger.
-        self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        if callback.is_some() {
+            // Said here rather than at init, so that it reaches the host's logger.
+            self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        }
     }
 
     /// Records an error message for `flagwire_last_error` and for the current call's
@@ -190,11 +186,11 @@ impl Client {
         self.handle(decision, args.attributes_json, args.at, &pipeline)
     }
 
-    /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures: a skipped
-    /// decision never pays for it.
+    /// Attributes (the fast path's unparsed `raw_attributes`, or the notification's) are checked
+    /// only for exposures: a skipped decision never pays for it.
     fn handle<'a>(
         &self,
-        mut decision: Decision<'a>,
+        decision: Decision<'a>,
         raw_attributes: Option<&'a str>,
         at: Option<SystemTime>,
         pipeline: &Pipeline,
@@ -211,15 +207,18 @@ impl Client {
             }
             Classification::Exposure(ids) => {
                 let at = at.unwrap_or_else(SystemTime::now);
-                if let (Some(text), true) = (raw_attributes, self.config.include_attributes) {
-                    match validate_attributes(text) {
-                        Ok(attributes) => decision.attributes = attributes,
+                let checked;
+                let mut decision = decision;
+                if let (Some(text), true) = (raw_attributes.or(decision.attributes), self.config.include_attributes) {
+                    match self.strict_attributes(text, raw_attributes.is_some(), pipeline) {
+                        Ok(attributes) => checked = attributes,
                         Err(message) => {
                             bump(&pipeline.stats().dropped_invalid);
                             self.set_error(message);
                             return Status::InvalidJson;
                         }
                     }
+                    decision.attributes = checked.as_deref();
                 }
                 let decision = &decision;
                 bump(&pipeline.stats().exposures);
@@ -229,6 +228,29 @@ impl Client {
                 self.push(pipeline, Queued::exposure(packed, &self.config))
             }
         }
+    }
+
+    /// Attributes as strict receivers accept them (issue 12): a member they would refuse is
+    /// dropped and counted, and the exposure still goes out; the analyst loses one attribute
+    /// value instead of the exposure. `Err` only when the text is not a JSON object at all.
+    fn strict_attributes<'t>(&self, text: &'t str, fast_path: bool, pipeline: &Pipeline) -> Result<Option<Cow<'t, str>>, String> {
+        let checked = strict_json::attributes(text).map_err(|e| {
+            if fast_path {
+                format!("on_flag_decision: `attributes_json`: {e}")
+            } else {
+                format!("notification: `attributes`: {e}")
+            }
+        })?;
+        if checked.dropped > 0 {
+            let before = pipeline.stats().dropped_attributes.fetch_add(u64::from(checked.dropped), Ordering::Relaxed);
+            let problem = checked.problem.unwrap_or_default();
+            // Logged when the count passes a power of two, so a bad value on every call cannot flood stderr.
+            if (before + u64::from(checked.dropped)).ilog2() != before.checked_ilog2().unwrap_or(u32::MAX) {
+                self.logger.log(LogLevel::Warn, || format!("{problem} (strict receivers refuse it; see stats.dropped_attributes)"));
+            }
+            self.set_error(problem);
+        }
+        Ok(checked.text)
     }
 
     pub fn enqueue(&self, message_json: &str) -> Status {

@@ -5,11 +5,10 @@
 
 use std::time::SystemTime;
 
-use serde_json::{Map, Value};
-
 use crate::classify::ExposureIds;
 use crate::config::{Config, PropertyStyle, UserIdField};
 use crate::decision::Decision;
+use crate::strict_json;
 
 const LIBRARY_CONTEXT: &str = concat!(r#"{"library":{"name":"flagwire","version":""#, env!("CARGO_PKG_VERSION"), r#""}}"#);
 
@@ -68,6 +67,7 @@ fn put_digits(buf: &mut [u8], mut v: u32) {
     }
 }
 
+#[cfg(test)]
 pub fn timestamp_string(at: SystemTime) -> String {
     let mut v = Vec::with_capacity(24);
     format_timestamp(at, &mut v);
@@ -368,51 +368,83 @@ pub fn experiment_viewed(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Confi
     out
 }
 
-/// Validates a Segment message as Segment's libraries do and fills `messageId`, `timestamp` and
-/// `context.library` when absent. Returns the serialized message.
+/// Validates a Segment message as Segment's libraries do, and as strictly as Segment's API parses
+/// it (`strict_json`), then fills `messageId`, `timestamp` and `context.library` when absent. The
+/// user's values are copied as written (only whitespace between tokens is removed): nothing goes
+/// through a double, so order ids and long decimals keep every digit.
 pub fn complete_message(json: &str, at: SystemTime) -> Result<Vec<u8>, String> {
-    let value: Value = serde_json::from_str(json).map_err(|e| format!("message: {e}"))?;
-    let Value::Object(mut msg) = value else {
-        return Err("message must be a JSON object".to_string());
-    };
-    let kind = match msg.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        _ => return Err("message: `type` is missing (track, identify, page, screen, group or alias)".into()),
-    };
-    let required: Option<&str> = match kind.as_str() {
+    let members = strict_json::object_members(json).map_err(|e| format!("message: {e}"))?;
+    let get = |key: &str| members.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let string = |key: &str| get(key).and_then(strict_json::string_value);
+    let kind = string("type").ok_or("message: `type` is missing (track, identify, page, screen, group or alias)")?;
+    let required: Option<&str> = match kind.as_ref() {
         "track" => Some("event"),
         "group" => Some("groupId"),
         "alias" => Some("previousId"),
         "identify" | "page" | "screen" => None,
         other => return Err(format!("message: unknown `type` {other:?}")),
     };
-    let has_id = |msg: &Map<String, Value>, key: &str| matches!(msg.get(key), Some(Value::String(s)) if !s.is_empty());
-    if !has_id(&msg, "userId") && !has_id(&msg, "anonymousId") {
+    let has_id = |key: &str| string(key).is_some_and(|s| !s.is_empty());
+    if !has_id("userId") && !has_id("anonymousId") {
         return Err("message: needs a non-empty `userId` or `anonymousId`".into());
     }
     if let Some(key) = required {
-        if !has_id(&msg, key) {
+        if !has_id(key) {
             return Err(format!("message: `{key}` is required for {kind}"));
         }
     }
     for key in ["properties", "traits", "context", "integrations"] {
-        if let Some(v) = msg.get(key) {
-            if !v.is_object() {
-                return Err(format!("message: `{key}` must be an object"));
-            }
+        if get(key).is_some_and(|v| !v.starts_with('{')) {
+            return Err(format!("message: `{key}` must be an object"));
         }
     }
-    if !has_id(&msg, "messageId") {
-        msg.insert("messageId".into(), Value::String(crate::ids::uuid_v4().to_string()));
+    let (keep_id, keep_timestamp) = (has_id("messageId"), has_id("timestamp"));
+    let library = &LIBRARY_CONTEXT[1..LIBRARY_CONTEXT.len() - 1];
+    let mut out = Vec::with_capacity(json.len() + 160);
+    out.push(b'{');
+    for (key, value) in &members {
+        if (key == "messageId" && !keep_id) || (key == "timestamp" && !keep_timestamp) {
+            continue; // replaced below
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, key.as_ref());
+        out.push(b':');
+        let context_start = out.len();
+        strict_json::write_minified(value, &mut out);
+        if key == "context" && !strict_json::object_members(value).is_ok_and(|m| m.iter().any(|(k, _)| k == "library")) {
+            out.pop(); // the closing brace
+            if out.len() > context_start + 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(library.as_bytes());
+            out.push(b'}');
+        }
     }
-    if !has_id(&msg, "timestamp") {
-        msg.insert("timestamp".into(), Value::String(timestamp_string(at)));
+    let member = |out: &mut Vec<u8>, key: &[u8]| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+    };
+    if !keep_id {
+        member(&mut out, br#""messageId":""#);
+        new_message_id(&mut out);
+        out.push(b'"');
     }
-    let context = msg.entry("context").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(ctx) = context {
-        ctx.entry("library").or_insert_with(|| serde_json::json!({"name": "flagwire", "version": crate::VERSION}));
+    if !keep_timestamp {
+        member(&mut out, br#""timestamp":""#);
+        format_timestamp(at, &mut out);
+        out.push(b'"');
     }
-    serde_json::to_vec(&msg).map_err(|e| format!("message: {e}"))
+    if get("context").is_none() {
+        member(&mut out, br#""context":"#);
+        out.extend_from_slice(LIBRARY_CONTEXT.as_bytes());
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -420,6 +452,7 @@ mod tests {
     use super::*;
     use crate::classify::{classify, Classification};
     use crate::decision::parse_notification;
+    use serde_json::Value;
     use std::time::Duration;
 
     #[test]

@@ -24,9 +24,13 @@ mod retry;
 mod sender;
 mod stats;
 mod status;
+mod strict_json;
 mod transport;
 
 pub use log::FlagwireLogLevel;
+/// The numeric config keys' ranges, for the integration tests (not part of the C ABI).
+#[doc(hidden)]
+pub use config::{NumericKey, NUMERIC_KEYS};
 pub use status::FlagwireStatus;
 
 /// The crate version, also sent as `context.library.version`.

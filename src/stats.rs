@@ -14,6 +14,8 @@ pub struct Stats {
     pub dropped_queue_full: AtomicU64,
     pub dropped_invalid: AtomicU64,
     pub dropped_too_large: AtomicU64,
+    /// Attribute members dropped because strict receivers refuse them (the exposure is sent).
+    pub dropped_attributes: AtomicU64,
     _gap: [u64; 16],
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
@@ -43,6 +45,7 @@ impl Stats {
             "dropped_queue_full": g(&self.dropped_queue_full),
             "dropped_invalid": g(&self.dropped_invalid),
             "dropped_too_large": g(&self.dropped_too_large),
+            "dropped_attributes": g(&self.dropped_attributes),
             "delivered": g(&self.delivered),
             "failed": g(&self.failed),
             "retries": g(&self.retries),

@@ -117,19 +117,22 @@ impl Transport {
         })
     }
 
-    /// Sends one request body (the full `{"batch":[...]}` JSON), following 307/308 with the same
-    /// method and body. `retry_count` is the attempt number after the first (0 on the first).
-    pub fn send(&self, body: &[u8], retry_count: u32) -> Attempt {
-        let payload: Vec<u8>;
-        let payload_ref: &[u8] = if self.gzip {
-            let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
-            // Writing to a Vec cannot fail.
-            let _ = enc.write_all(body);
-            payload = enc.finish().unwrap_or_default();
-            &payload
-        } else {
-            body
-        };
+    /// The bytes that go on the wire for one request body (gzip'd when configured). Encoded once
+    /// per attempt, before the request budget is consulted, so the budget times the request itself.
+    pub fn encode(&self, body: &[u8]) -> Vec<u8> {
+        if !self.gzip {
+            return body.to_vec();
+        }
+        let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
+        // Writing to a Vec cannot fail.
+        let _ = enc.write_all(body);
+        enc.finish().unwrap_or_default()
+    }
+
+    /// Sends one encoded request body (`encode` of the full `{"batch":[...]}` JSON), following
+    /// 307/308 with the same method and body. `retry_count` is the attempt number after the first
+    /// (0 on the first).
+    pub fn send(&self, payload_ref: &[u8], retry_count: u32) -> Attempt {
         let mut url = self.batch_url.read().unwrap_or_else(|p| p.into_inner()).clone();
         let mut attempt = Attempt { outcome: AttemptOutcome::Delivered, bytes_sent: 0, requests: 0 };
         for hop in 0..=MAX_REDIRECTS {

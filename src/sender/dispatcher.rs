@@ -169,6 +169,10 @@ impl Dispatcher {
         if self.s.busy.load(Ordering::Acquire) >= self.s.config.max_in_flight {
             return Err(None);
         }
+        if self.s.awaiting_token.load(Ordering::Acquire) > 0 {
+            // The last batch handed over is still waiting for its token; this one keeps growing.
+            return Err(self.s.budget.peek(now).err().or(Some(now + Duration::from_millis(1))));
+        }
         if !self.stopping {
             if let Some(until) = self.s.pause.until(now) {
                 // A flush gets its batches out before its deadline even during a long pause.
@@ -183,7 +187,7 @@ impl Dispatcher {
                 }
             }
         }
-        self.s.budget.try_take(now).map_err(Some)
+        self.s.budget.peek(now).map_err(Some)
     }
 
     /// Hands the forming batch to a worker, starting one when all are busy.
@@ -198,6 +202,7 @@ impl Dispatcher {
         f.due = None;
         f.full = false;
         self.s.progress.dispatched(job.first_seq, end);
+        self.s.awaiting_token.fetch_add(1, Ordering::AcqRel);
         let busy = self.s.busy.fetch_add(1, Ordering::AcqRel) + 1;
         if busy > self.workers {
             self.spawn_worker();

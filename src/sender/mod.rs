@@ -126,6 +126,10 @@ struct Shared {
     signal: Signal,
     /// Batches handed to workers and not yet resolved.
     busy: AtomicUsize,
+    /// Batches handed to workers that have not taken their first budget token yet: the
+    /// dispatcher hands over the next one only when this is zero, so waiting batches keep
+    /// growing in the dispatcher instead of waiting, frozen, in a worker.
+    awaiting_token: AtomicUsize,
     wake_pending: AtomicBool,
     /// Messages taken off the channel; guarded so a flush can snapshot "taken + still queued"
     /// atomically with respect to the dispatcher's draining.
@@ -169,6 +173,7 @@ impl Pipeline {
             stopping: AtomicBool::new(false),
             signal: Signal::default(),
             busy: AtomicUsize::new(0),
+            awaiting_token: AtomicUsize::new(0),
             wake_pending: AtomicBool::new(false),
             taken: Mutex::new(0),
             spare_tx,

@@ -23,6 +23,15 @@ impl Budget {
         Budget { spacing: Duration::from_secs(1) / requests_per_second.max(1), next: Mutex::new(None) }
     }
 
+    /// Whether a token is there at `now` (not taking it), or when the next one is due: the
+    /// dispatcher hands a batch over only then, and keeps it growing otherwise.
+    pub fn peek(&self, now: Instant) -> Result<(), Instant> {
+        match *lock(&self.next) {
+            Some(at) if now < at => Err(at),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes the token at `now`, or says when the next one is due.
     pub fn try_take(&self, now: Instant) -> Result<(), Instant> {
         let mut next = lock(&self.next);

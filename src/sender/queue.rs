@@ -61,7 +61,7 @@ impl Queued {
     }
 }
 
-const BYTES_BITS: u32 = 40;
+const BYTES_BITS: u32 = 36;
 const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
 
 /// Largest `max_queue_events` / `max_queue_bytes` the packed counter can hold with room for
@@ -69,7 +69,7 @@ const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
 pub(crate) const MAX_EVENTS_BOUND: u64 = (1 << (64 - BYTES_BITS)) / 2;
 pub(crate) const MAX_BYTES_BOUND: u64 = BYTES_MASK / 2;
 
-/// Events and bytes held (accepted, not yet resolved): `events << 40 | bytes`.
+/// Events and bytes held (accepted, not yet resolved): `events << 36 | bytes`.
 pub struct Occupancy {
     state: AtomicU64,
     max_events: u64,
@@ -112,6 +112,17 @@ impl Occupancy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configurable_bounds_fit_the_packed_counter() {
+        for k in crate::config::NUMERIC_KEYS {
+            match k.key {
+                "max_queue_events" => assert!(k.max <= MAX_EVENTS_BOUND, "{}", k.max),
+                "max_queue_bytes" => assert!(k.max <= MAX_BYTES_BOUND, "{}", k.max),
+                _ => {}
+            }
+        }
+    }
 
     #[test]
     fn both_bounds_hold_and_release_restores() {

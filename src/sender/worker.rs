@@ -59,6 +59,8 @@ pub(super) struct Worker {
     tally: Tally,
     /// The flush epoch whose one early retry this worker has used.
     cut_epoch: u64,
+    /// This worker's batch counts in `Shared::awaiting_token` until its first token.
+    awaiting_token: bool,
 }
 
 pub(super) fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
@@ -68,11 +70,14 @@ pub(super) fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
         ends: Vec::new(),
         tally: Tally { delivered: 0, failed: 0, isolated: 0 },
         cut_epoch: u64::MAX,
+        awaiting_token: false,
     };
     while let Ok(job) = jobs.recv() {
         let (n, first_seq, bytes) = (job.messages.len() as u64, job.first_seq, job.bytes);
         worker.tally = Tally { delivered: 0, failed: 0, isolated: 0 };
+        worker.awaiting_token = true;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(job)));
+        worker.release_dispatcher();
         let s = &worker.shared;
         if outcome.is_err() {
             // A bug must not leave a flush waiting forever: what was not resolved counts as failed.
@@ -116,8 +121,7 @@ impl Worker {
         }
         let n = self.ends.len();
         let all: Vec<usize> = (0..n).collect();
-        // The dispatcher took the budget token for the first attempt of the whole batch.
-        match self.send(&all, false) {
+        match self.send(&all) {
             Sent::Delivered => self.tally.delivered += n as u64,
             Sent::Refused(code) => {
                 s.logger.log(LogLevel::Warn, || format!("batch of {n} events refused ({code}); splitting it to isolate the cause"));
@@ -138,7 +142,7 @@ impl Worker {
         let mut confirmed = None;
         while suspects.len() > 1 {
             let second = suspects.split_off(suspects.len() / 2);
-            match self.send(&suspects, true) {
+            match self.send(&suspects) {
                 Sent::Delivered => {
                     self.tally.delivered += suspects.len() as u64;
                     suspects = second;
@@ -162,7 +166,7 @@ impl Worker {
             // an innocent message.
             let alone = match confirmed {
                 Some(code) => Sent::Refused(code),
-                None => self.send(&[culprit], true),
+                None => self.send(&[culprit]),
             };
             match alone {
                 Sent::Delivered => self.tally.delivered += 1,
@@ -177,7 +181,7 @@ impl Worker {
             }
         }
         if !aside.is_empty() {
-            match self.send(&aside, true) {
+            match self.send(&aside) {
                 Sent::Delivered => self.tally.delivered += aside.len() as u64,
                 Sent::Refused(_) => self.isolate(aside),
                 Sent::Failed => self.tally.failed += aside.len() as u64,
@@ -210,24 +214,40 @@ impl Worker {
         }
     }
 
-    /// Sends the messages `set` with retries. Every attempt respects the shared pause; every
-    /// attempt but the batch's first takes a budget token.
-    fn send(&mut self, set: &[usize], needs_token: bool) -> Sent {
+    /// Sends the messages `set` with retries. Every attempt respects the shared pause and takes a
+    /// budget token right before it goes on the wire.
+    fn send(&mut self, set: &[usize]) -> Sent {
+        let sent = self.send_attempts(set);
+        // However it ended, this batch no longer holds the dispatcher back.
+        self.release_dispatcher();
+        sent
+    }
+
+    /// The batch's first token is taken (or it gave up): the dispatcher may hand over the next.
+    fn release_dispatcher(&mut self) {
+        if std::mem::take(&mut self.awaiting_token) {
+            self.shared.awaiting_token.fetch_sub(1, Ordering::AcqRel);
+            let _ = self.shared.control.send(Control::WorkerFree);
+        }
+    }
+
+    fn send_attempts(&mut self, set: &[usize]) -> Sent {
         let s = Arc::clone(&self.shared);
         let cfg = &s.config;
         let n = set.len();
         let mut attempt: u32 = 0;
         let mut early = false;
         loop {
-            if (attempt > 0 || needs_token) && !self.take_token() {
-                return Sent::Failed;
-            }
             if !early && !self.wait_out_pause() {
                 return Sent::Failed;
             }
-            let body = super::envelope(&self.joined_for(set), &s.write_key_json);
+            let payload = s.transport.encode(&super::envelope(&self.joined_for(set), &s.write_key_json));
+            if !self.take_token() {
+                return Sent::Failed;
+            }
+            self.release_dispatcher();
             let started = Instant::now();
-            let sent = s.transport.send(&body, attempt);
+            let sent = s.transport.send(&payload, attempt);
             let outcome = sent.outcome;
             s.stats.requests.fetch_add(sent.requests.into(), Ordering::Relaxed);
             s.stats.bytes_sent.fetch_add(sent.bytes_sent as u64, Ordering::Relaxed);
