@@ -30,7 +30,7 @@ def test_options_pass_through_and_the_core_names_the_bad_key(collector):
     with pytest.raises(flagwire.ConfigError, match="batch_size"):
         flagwire.Client(write_key="k", endpoint=collector.url, batch_size=0)
     # A value JSON has no type for goes as its str(): the core still names the key.
-    with pytest.raises(flagwire.ConfigError, match="`batch_size`: invalid type"):
+    with pytest.raises(flagwire.ConfigError, match="`batch_size`"):
         flagwire.Client(write_key="k", endpoint=collector.url, batch_size={1, 2})
     with pytest.raises(ValueError, match="timeout"):
         flagwire.Client(write_key="k", close_timeout=-1)
@@ -65,8 +65,8 @@ def test_enqueue_any_segment_message(collector, make_client):
     assert messages["track"]["properties"] == {"revenue": 42, "at": "2026-01-02T03:04:05+00:00"}
     assert messages["track"]["messageId"] and messages["track"]["context"]["library"]["name"] == "flagwire"
     stats = fw.stats()
-    # The core's counters as documented, plus this binding's two.
-    assert set(stats) == documented_stats() | {"listener_errors", "datafile_errors"}
+    # The core's counters as documented (the core may have more), plus this binding's two.
+    assert documented_stats() | {"listener_errors", "datafile_errors"} <= set(stats)
     assert (stats["enqueued"], stats["delivered"], stats["dropped_invalid"], stats["dropped_too_large"]) == (3, 3, 2, 1)
 
 
