@@ -15,7 +15,7 @@ hand-written DECISION listener calling Segment's analytics-python (`segment-anal
    /_test/latency): N listener calls as fast as they go, then a flush, timed until the
    collector holds all N.
 Both libraries send to the same collector with their defaults, except Segment's queue bound
-(10,000 messages), raised so that it never drops; flagwire's default holds 100,000.
+(10,000 messages), raised so that it never drops; flagwire's default holds 200,000.
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ def delivered_rate(collector, make_listener, n, deadline_s):
 
 def delivered(collector, runs, sizes):
     def flagwire_listener(n):
-        fw = flagwire.Client(write_key="bench", endpoint=collector.url)  # defaults hold 100,000 events
+        fw = flagwire.Client(write_key="bench", endpoint=collector.url)  # its defaults hold 200,000 events
         fw.set_datafile(DATAFILE)
         return fw.listener, lambda: fw.flush(300), lambda: fw.close(0)
 
