@@ -59,7 +59,7 @@ kill $COLLECTOR_PID 2>/dev/null || true
 trap - EXIT
 passed=$((passed + 1))
 
-for lang in go java ruby node; do
+for lang in go java ruby node python; do
   if [ -x "bindings/$lang/test.sh" ]; then
     step "$lang binding"
     "bindings/$lang/test.sh"
