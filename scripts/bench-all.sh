@@ -27,7 +27,7 @@ if ! skip outage; then
   step "outage: cargo bench --bench outage (${OUTAGE_SECS:-60} s)"
   FLAGWIRE_BENCH_JSON="$OUT/outage.json" OUTAGE_SECS="${OUTAGE_SECS:-60}" cargo bench --locked --bench outage
 fi
-for lang in go java ruby node; do
+for lang in go java ruby node python; do
   if ! skip "$lang" && [ -x "bindings/$lang/bench.sh" ]; then
     step "$lang binding: bindings/$lang/bench.sh"
     FLAGWIRE_BENCH_JSON="$OUT/$lang.json" "bindings/$lang/bench.sh" 2>&1 | tee "$OUT/$lang.log"

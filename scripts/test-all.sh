@@ -64,7 +64,7 @@ step "Ground truth: the real Optimizely Python SDK's own impressions vs flagwire
 tests/groundtruth/run.sh
 passed=$((passed + 1))
 
-for lang in go java ruby node; do
+for lang in go java ruby node python; do
   if [ -x "bindings/$lang/test.sh" ]; then
     step "$lang binding"
     "bindings/$lang/test.sh"

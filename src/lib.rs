@@ -13,6 +13,7 @@ mod config;
 mod counts;
 mod datafile;
 mod decision;
+mod dedupe;
 mod endpoint;
 mod event;
 mod exposures;

@@ -374,21 +374,13 @@ func TestDetachStopsEvents(t *testing.T) {
 
 func TestDoubleAttachIsRefused(t *testing.T) {
 	resetCollector(t)
-	raw := readDatafile(t, "minimal-datafile.json")
-	idx := indexDatafile(t, raw)
-	oc := newOptimizely(t, raw)
-	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	idx, oc, c := attached(t, "minimal-datafile.json", nil)
 	if _, err := c.Attach(oc); !errors.Is(err, flagwire.ErrAlreadyAttached) {
 		t.Fatalf("second Attach: %v", err)
 	}
 	// Another offline client has SDK key "" too, so the SDK gives it the same notification
 	// center: attaching there would also duplicate every event.
-	oc2 := newOptimizely(t, raw)
+	oc2 := newOptimizely(t, readDatafile(t, "minimal-datafile.json"))
 	if _, err := c.Attach(oc2); !errors.Is(err, flagwire.ErrAlreadyAttached) {
 		t.Fatalf("Attach to a client sharing the center: %v", err)
 	}
