@@ -204,10 +204,29 @@ type Stats struct {
 	QueueDepth       uint64 `json:"queue_depth"` // events held: enqueued, not yet delivered or failed
 	InFlight         uint64 `json:"in_flight"`   // batches being sent or waiting to be retried
 
+	// Classification (docs/design.md §4, §6).
+	HoldoutExposures       uint64          `json:"holdout_exposures"`        // holdout events (also in Exposures)
+	Held                   uint64          `json:"held"`                     // decisions held: their rule not in the datafile yet
+	ReleasedByDatafile     uint64          `json:"released_by_datafile"`     // ... resolved by the next datafile
+	ReleasedByTimeout      uint64          `json:"released_by_timeout"`      // ... by the no-datafile rule after hold_timeout_ms
+	ReleasedByFlush        uint64          `json:"released_by_flush"`        // ... by the no-datafile rule at flush or close
+	HeldNow                uint64          `json:"held_now"`                 // held right now
+	HoldFull               uint64          `json:"hold_full"`                // resolved at once: the hold was full
+	ExposuresByVariation   []ExposureCount `json:"exposures_by_variation"`   // per (flag, rule, variation)
+	ExposureCountsOverflow uint64          `json:"exposure_counts_overflow"` // exposures past max_exposure_counters
+
 	// Go side.
 	HandlerErrors  uint64 `json:"handler_errors"`  // decision handler calls that returned an error
 	HandlerPanics  uint64 `json:"handler_panics"`  // panics recovered in the handler (never reach the SDK)
 	DatafileErrors uint64 `json:"datafile_errors"` // config updates whose datafile was refused
+}
+
+// ExposureCount is one (flag, rule, variation)'s exposures since init: a sample for metrics.
+type ExposureCount struct {
+	FlagKey      string `json:"flag_key"`
+	RuleKey      string `json:"rule_key"`
+	VariationKey string `json:"variation_key"`
+	Exposures    uint64 `json:"exposures"`
 }
 
 // Stats returns the current counters, with every decision made before the call counted.

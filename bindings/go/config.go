@@ -48,6 +48,16 @@ type Config struct {
 	IncludeAttributes *bool `json:"include_attributes,omitempty"`
 	// IncludeRollouts also emits events for delivery (rollout) rules. Default false.
 	IncludeRollouts bool `json:"include_rollouts,omitempty"`
+	// IncludeHoldouts emits events for holdout decisions (ruleType "holdout"). nil = true.
+	IncludeHoldouts *bool `json:"include_holdouts,omitempty"`
+	// HoldMaxEvents / HoldMaxBytes bound the decisions held while the datafile does not list
+	// their rule (docs/design.md §4 rule 4). nil = 1000 / 1 MiB; Int(0) = never hold.
+	HoldMaxEvents *int `json:"hold_max_events,omitempty"`
+	HoldMaxBytes  *int `json:"hold_max_bytes,omitempty"`
+	// HoldTimeoutMS: a held decision then falls back to the no-datafile rule. Default 5000.
+	HoldTimeoutMS int `json:"hold_timeout_ms,omitempty"`
+	// MaxExposureCounters bounds Stats.ExposuresByVariation. nil = 10000; Int(0) = none.
+	MaxExposureCounters *int `json:"max_exposure_counters,omitempty"`
 	// UserIDField: "userId" (default) or "anonymousId": where the Optimizely user id goes.
 	UserIDField string `json:"user_id_field,omitempty"`
 	// HonorDisableDecisionEvent: a decision made with DISABLE_DECISION_EVENT is not an exposure.
@@ -109,7 +119,7 @@ type ProfileConfig struct {
 // Bool returns a pointer to v, for the *bool options of Config.
 func Bool(v bool) *bool { return &v }
 
-// Int returns a pointer to v, for Config.MaxRetries.
+// Int returns a pointer to v, for the *int options of Config.
 func Int(v int) *int { return &v }
 
 // JSON returns the config object exactly as it is given to the library.

@@ -77,6 +77,9 @@ func TestIDsAreCarriedWithoutDatafile(t *testing.T) {
 	if len(want) == 0 || rollouts == 0 {
 		t.Fatalf("test data must give both experiments (%d) and rollouts (%d)", len(want), rollouts)
 	}
+	for i := range want {
+		want[i].noDatafile = true
+	}
 	checkExactly(t, c, want)
 	if st, _ := c.Stats(); st.Decisions != 600 || st.Exposures != uint64(len(want)) || st.HandlerErrors != 0 {
 		t.Fatalf("stats %+v", st)

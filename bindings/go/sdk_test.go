@@ -26,6 +26,7 @@ type expectedEvent struct {
 	enabled                     bool
 	experimentID, variationID   string
 	attrs                       map[string]any
+	noDatafile                  bool // flagwire had no datafile: no ruleType
 }
 
 func attrsFor(i int) map[string]any {
@@ -119,12 +120,15 @@ func checkExactly(t testing.TB, c *flagwire.Client, want []expectedEvent) []mess
 			t.Fatalf("context.library = %v", lib)
 		}
 		wantProps := map[string]any{
-			"flagKey": e.flag, "ruleKey": e.rule, "ruleType": "experiment", "variationKey": e.variation, "enabled": e.enabled,
+			"flagKey": e.flag, "ruleKey": e.rule, "variationKey": e.variation, "enabled": e.enabled,
 			"optimizelyUserId": e.user, "experiment_id": e.experimentID, "experiment_name": e.rule,
 			"variation_id": e.variationID, "variation_name": e.variation,
 		}
 		if len(e.attrs) > 0 {
 			wantProps["userAttributes"] = e.attrs
+		}
+		if !e.noDatafile { // docs/design.md §4: with a datafile the event says the rule's kind
+			wantProps["ruleType"] = "experiment"
 		}
 		if got, w := normalize(t, p), normalize(t, wantProps); !reflect.DeepEqual(got, w) {
 			t.Fatalf("properties for %s:\n got %v\nwant %v", key, got, w)
