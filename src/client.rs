@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,16 +27,35 @@ pub struct Client {
     config: Arc<Config>,
     logger: Logger,
     datafile: ArcSwapOption<DatafileIndex>,
-    /// Replaced only in a forked child, where the parent's is deliberately leaked (see `fork`).
-    pipeline: ArcSwap<Pipeline>,
+    /// What this process has of its own (queue, sender, held decisions, counts): replaced only in
+    /// a forked child, where the parent's is deliberately leaked (see `fork`).
+    local: ArcSwap<Local>,
     generation: AtomicU64,
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
     profile: Option<ProfileClient>,
-    /// Raw `Arc<Exposures>`: held decisions and exposure counts of this process; replaced with the
-    /// pipeline after fork (the old one leaked), freed by `shutdown`. Not an ArcSwap: the hot path
-    /// reads it on every exposure.
-    exposures: AtomicPtr<Exposures>,
+}
+
+/// One process's delivery pipeline and the exposures it holds and counts. Derefs to the
+/// pipeline, so `&Local` is a `&Pipeline` wherever one is asked for.
+pub(crate) struct Local {
+    pipeline: Arc<Pipeline>,
+    exposures: Arc<Exposures>,
+}
+
+impl Local {
+    fn start(config: &Arc<Config>, logger: &Logger) -> Result<Local, String> {
+        let pipeline = Arc::new(Pipeline::start(Arc::clone(config), logger.clone())?);
+        let exposures = Exposures::for_pipeline(config, logger, &pipeline);
+        Ok(Local { pipeline, exposures })
+    }
+}
+
+impl std::ops::Deref for Local {
+    type Target = Pipeline;
+    fn deref(&self) -> &Pipeline {
+        &self.pipeline
+    }
 }
 
 fn same_datafile(a: &Option<Arc<DatafileIndex>>, b: &Option<Arc<DatafileIndex>>) -> bool {
@@ -74,14 +93,12 @@ impl Client {
         fork::install();
         let generation = fork::generation();
         let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
-        let pipeline = Arc::new(Pipeline::start(Arc::clone(&config), logger.clone())?);
-        let exposures = Exposures::for_pipeline(&config, &logger, &pipeline);
+        let local = Local::start(&config, &logger)?;
         Ok(Client {
-            exposures: AtomicPtr::new(Arc::into_raw(exposures) as *mut Exposures),
             config,
             logger,
             datafile: ArcSwapOption::empty(),
-            pipeline: ArcSwap::new(pipeline),
+            local: ArcSwap::from_pointee(local),
             generation: AtomicU64::new(generation),
             rebuild: Mutex::new(()),
             last_error: Mutex::new(None),
@@ -89,13 +106,13 @@ impl Client {
         })
     }
 
-    /// The pipeline of this process; in a forked child the first call builds a fresh one.
-    fn pipeline(&self) -> Guard<Arc<Pipeline>> {
+    /// This process's pipeline and exposures; in a forked child the first call builds fresh ones.
+    fn pipeline(&self) -> Guard<Arc<Local>> {
         let current = fork::generation();
         if self.generation.load(Ordering::Acquire) != current {
             self.after_fork(current);
         }
-        self.pipeline.load()
+        self.local.load()
     }
 
     #[cold]
@@ -104,29 +121,20 @@ impl Client {
         if self.generation.load(Ordering::Acquire) == current {
             return;
         }
-        match Pipeline::start(Arc::clone(&self.config), self.logger.clone()) {
+        match Local::start(&self.config, &self.logger) {
             Ok(fresh) => {
-                let fresh = Arc::new(fresh);
                 // The parent holds and counts its own decisions; the child starts empty, and its
                 // datafile index gets counter slots of its own.
-                let exposures = Exposures::for_pipeline(&self.config, &self.logger, &fresh);
-                self.exposures.store(Arc::into_raw(exposures) as *mut Exposures, Ordering::Release);
                 if let Some(index) = self.datafile.load_full() {
                     self.datafile.store(Some(Arc::new(index.fresh_copy())));
                 }
                 // The parent's pipeline is deliberately leaked: its locks may be held by threads
                 // that do not exist in this process, so it is never dropped here (see `fork`).
-                std::mem::forget(self.pipeline.swap(fresh));
+                std::mem::forget(self.local.swap(Arc::new(fresh)));
                 self.generation.store(current, Ordering::Release);
             }
             Err(e) => self.logger.log(LogLevel::Error, || format!("after fork: {e}")),
         }
-    }
-
-    /// This process's exposures; call after `pipeline()` (which rebuilds both in a forked child).
-    fn exposures(&self) -> &Exposures {
-        // Safety: freed only by `shutdown`, which consumes the client; leaked after fork.
-        unsafe { &*self.exposures.load(Ordering::Acquire) }
     }
 
     /// Routes this client's log lines to the host's logger (None: stderr).
@@ -164,7 +172,7 @@ impl Client {
                 let index = Arc::new(index);
                 self.datafile.store(Some(Arc::clone(&index)));
                 // After the store: see `Exposures::hold`.
-                self.exposures().release_with(&pipeline, &index);
+                pipeline.exposures.release_with(&pipeline, &index);
                 Status::Ok
             }
             Err(e) => {
@@ -222,7 +230,7 @@ impl Client {
         decision: Decision<'a>,
         raw_attributes: Option<&'a str>,
         at: Option<SystemTime>,
-        pipeline: &Pipeline,
+        pipeline: &Local,
     ) -> Status {
         bump(&pipeline.stats().decisions);
         let datafile = self.datafile.load();
@@ -256,16 +264,16 @@ impl Client {
         classified: Classification<'_>,
         datafile: &Option<Arc<DatafileIndex>>,
         at: SystemTime,
-        pipeline: &Pipeline,
+        pipeline: &Local,
         attempt: u32,
     ) -> Status {
         let pushed = match classified {
             Classification::Skip(reason) => return self.skipped(decision, reason, pipeline),
-            Classification::Exposure(ids) => self.exposures().emit(pipeline, decision, &ids, at),
+            Classification::Exposure(ids) => pipeline.exposures.emit(pipeline, decision, &ids, at),
             Classification::Unlisted => {
-                match self.exposures().hold(pipeline, decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), datafile)) {
+                match pipeline.exposures.hold(pipeline, decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), datafile)) {
                     Holding::Held => return Status::Ok,
-                    Holding::Full => match self.exposures().fall_back(pipeline, decision, at) {
+                    Holding::Full => match pipeline.exposures.fall_back(pipeline, decision, at) {
                         Ok(false) => return Status::Skipped,
                         pushed => pushed.map(|_| ()),
                     },
@@ -350,7 +358,7 @@ impl Client {
     pub fn flush(&self, timeout: Duration) -> Status {
         let pipeline = self.pipeline();
         // Held decisions are resolved by the fallback rule, so the flush covers them too.
-        self.exposures().release_all(&pipeline);
+        pipeline.exposures.release_all(&pipeline);
         if pipeline.flush(timeout) {
             Status::Ok
         } else {
@@ -361,7 +369,7 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), self.exposures().stats_json())
+        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), pipeline.exposures.stats_json())
     }
 
     /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
@@ -405,8 +413,6 @@ impl Client {
         }
         // A sender left in a hung request logs to stderr from now on, never into the host.
         self.logger.set_callback(None, std::ptr::null_mut());
-        // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
-        drop(unsafe { Arc::from_raw(self.exposures.load(Ordering::Acquire) as *const Exposures) });
         status
     }
 }
