@@ -269,7 +269,11 @@ impl Client {
     ) -> Status {
         let pushed = match classified {
             Classification::Skip(reason) => return self.skipped(decision, reason, pipeline),
-            Classification::Exposure(ids) => pipeline.exposures.emit(pipeline, decision, &ids, at),
+            Classification::Exposure(ids) => match pipeline.exposures.emit(pipeline, decision, &ids, at) {
+                // A repeat within the dedupe window: valid, not sent.
+                Ok(false) => return Status::Skipped,
+                pushed => pushed.map(|_| ()),
+            },
             Classification::Unlisted => {
                 match pipeline.exposures.hold(pipeline, decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), datafile)) {
                     Holding::Held => return Status::Ok,

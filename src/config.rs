@@ -41,7 +41,7 @@ pub(crate) const MAX_BATCH_SIZE: usize = 2_500;
 /// is INVALID_CONFIG naming the key and the range: no value can make flagwire allocate without
 /// bound, overflow a deadline, or panic.
 pub struct NumericKey {
-    /// `profile.`-prefixed for keys of the `profile` object.
+    /// `object.`-prefixed for keys of a nested object (`profile.`, `dedupe.`).
     pub key: &'static str,
     pub min: u64,
     pub max: u64,
@@ -72,6 +72,8 @@ pub const NUMERIC_KEYS: &[NumericKey] = &[
     numeric("profile.cache_ttl_ms", 0, 86_400_000, 120_000, "Profile API answers served from the cache"),
     numeric("profile.cache_max_entries", 1, 1_000_000, 100_000, "Profile API cache bound, allocated as used"),
     numeric("profile.timeout_ms", 1, 60_000, 300, "longest a Profile API lookup blocks its caller"),
+    numeric("dedupe.window_ms", 1_000, 604_800_000, 86_400_000, "dedupe: a repeat of the same assignment within this is not sent"),
+    numeric("dedupe.max_entries", 0, 10_000_000, 1_000_000, "dedupe: (user, flag) pairs remembered; oldest evicted; 0 = ids only"),
     numeric("hold_max_events", 0, 100_000, 1_000, "decisions held while the datafile lacks their rule; 0 = never hold"),
     numeric("hold_max_bytes", 0, 64 * 1024 * 1024, 1024 * 1024, "bytes held likewise"),
     numeric("hold_timeout_ms", 1, 300_000, 5_000, "a held decision then falls back to the no-datafile rule"),
@@ -103,8 +105,8 @@ pub fn ranges_markdown() -> String {
 /// serde sees it (so a number too large for its field is named with its range too).
 fn check_ranges(config: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
     for k in NUMERIC_KEYS {
-        let value = match k.key.strip_prefix("profile.") {
-            Some(inner) => config.get("profile").and_then(|p| p.get(inner)),
+        let value = match k.key.split_once('.') {
+            Some((object, inner)) => config.get(object).and_then(|p| p.get(inner)),
             None => config.get(k.key),
         };
         let Some(value) = value else { continue };
@@ -148,6 +150,27 @@ pub struct Config {
     pub hold_max_bytes: usize,
     pub hold_timeout_ms: u64,
     pub max_exposure_counters: usize,
+    /// The opt-in dedupe window (issue 15; docs/design.md §4.4); absent = every exposure is sent.
+    pub dedupe: Option<DedupeConfig>,
+    /// Derived from `write_key` when `dedupe.derive_message_ids` is on: the UUID v5 namespace of
+    /// this source's exposure messageIds (the key itself never leaves the process).
+    #[serde(skip)]
+    pub message_id_namespace: Option<uuid::Uuid>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupeConfig {
+    pub window_ms: u64,
+    pub max_entries: usize,
+    pub derive_message_ids: bool,
+}
+
+impl Default for DedupeConfig {
+    fn default() -> Self {
+        // Segment collapses repeated messageIds over about 24 hours: the same horizon.
+        DedupeConfig { window_ms: 86_400_000, max_entries: 1_000_000, derive_message_ids: true }
+    }
 }
 
 impl Default for Config {
@@ -191,6 +214,8 @@ impl Default for Config {
             hold_max_bytes: 1024 * 1024,
             hold_timeout_ms: 5_000,
             max_exposure_counters: 10_000,
+            dedupe: None,
+            message_id_namespace: None,
         }
     }
 }
@@ -214,8 +239,13 @@ impl Config {
                 }
             }
         }
-        let config: Config = serde_json::from_value(value).map_err(|e| format!("config: {e}"))?;
+        let mut config: Config = serde_json::from_value(value).map_err(|e| format!("config: {e}"))?;
         config.validate()?;
+        if config.dedupe.as_ref().is_some_and(|d| d.derive_message_ids) {
+            // One namespace per source: processes sharing a write key derive the same ids.
+            config.message_id_namespace =
+                Some(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("flagwire exposure ids:{}", config.write_key).as_bytes()));
+        }
         Ok(config)
     }
 
@@ -291,6 +321,8 @@ mod tests {
                 "profile.cache_ttl_ms" => p.cache_ttl_ms,
                 "profile.cache_max_entries" => p.cache_max_entries as u64,
                 "profile.timeout_ms" => p.timeout_ms,
+                "dedupe.window_ms" => DedupeConfig::default().window_ms,
+                "dedupe.max_entries" => DedupeConfig::default().max_entries as u64,
                 "max_in_flight" => c.max_in_flight as u64,
                 "max_requests_per_second" => u64::from(c.max_requests_per_second),
                 "hold_max_events" => c.hold_max_events as u64,

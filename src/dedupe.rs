@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use xxhash_rust::xxh3::{xxh3_128, xxh3_64};
 
+/// Up to 64 shards (fewer for tiny tables), so `max_entries` is a hard bound.
 const SHARDS: usize = 64;
 
 /// Keys are already uniform fingerprints: hashing them again would only cost time.
@@ -41,7 +42,7 @@ type Map = std::collections::HashMap<u128, Entry, BuildHasherDefault<Identity>>;
 #[derive(Clone, Copy)]
 struct Entry {
     assignment: u64,
-    /// Seconds since the table was made, when the assignment was last sent.
+    /// When the assignment was last sent: Unix seconds of its decision.
     sent_s: u32,
 }
 
@@ -56,7 +57,6 @@ pub struct DedupeTable {
     shards: Vec<Mutex<Shard>>,
     per_shard: usize,
     window_s: u32,
-    started: std::time::Instant,
 }
 
 /// What the caller should do with an exposure.
@@ -111,29 +111,26 @@ fn assignment(rule_key: &str, variation_key: &str) -> u64 {
 }
 
 impl DedupeTable {
-    /// `max_entries` ≥ 1; `window_ms` ≥ 1.
+    /// Holds at most `max_entries` (≥ 1) pairs; `window_ms` is rounded to whole seconds (≥ 1 s).
     pub fn new(window_ms: u64, max_entries: usize) -> DedupeTable {
+        let shards = max_entries.clamp(1, SHARDS);
         DedupeTable {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            per_shard: max_entries.div_ceil(SHARDS).max(1),
+            shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard: (max_entries / shards).max(1),
             window_s: (window_ms / 1000).clamp(1, u64::from(u32::MAX)) as u32,
-            started: std::time::Instant::now(),
         }
     }
 
-    fn now_s(&self) -> u32 {
-        self.started.elapsed().as_secs().min(u64::from(u32::MAX)) as u32
-    }
-
     fn shard(&self, key: u128) -> &Mutex<Shard> {
-        &self.shards[(key >> 64) as usize % SHARDS]
+        &self.shards[(key >> 64) as usize % self.shards.len()]
     }
 
-    /// Records the exposure; `Repeat` when the same assignment was sent within the window.
-    pub fn check(&self, user_id: &str, flag_key: &str, rule_key: &str, variation_key: &str) -> Seen {
+    /// Records the exposure decided at `at_s` (Unix seconds; the caller has read the clock for the
+    /// event already); `Repeat` when the same assignment was sent within the window.
+    pub fn check(&self, user_id: &str, flag_key: &str, rule_key: &str, variation_key: &str, at_s: u32) -> Seen {
         let key = key(user_id, flag_key);
         let assignment = assignment(rule_key, variation_key);
-        let now = self.now_s();
+        let now = at_s;
         let mut shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = shard.map.get_mut(&key) {
             if e.assignment == assignment && now.saturating_sub(e.sent_s) < self.window_s {
@@ -181,6 +178,8 @@ impl DedupeTable {
 mod tests {
     use super::*;
 
+    const T: u32 = 1_800_000_000;
+
     fn new(t: &Seen) -> bool {
         matches!(t, Seen::New(_))
     }
@@ -188,48 +187,54 @@ mod tests {
     #[test]
     fn first_exposure_then_repeats_then_rebucketing() {
         let t = DedupeTable::new(60_000, 1000);
-        assert!(new(&t.check("u1", "f", "r", "a")));
-        assert_eq!(t.check("u1", "f", "r", "a"), Seen::Repeat);
+        assert!(new(&t.check("u1", "f", "r", "a", T)));
+        assert_eq!(t.check("u1", "f", "r", "a", T), Seen::Repeat);
         // Another user, flag, rule or variation is a new exposure.
-        assert!(new(&t.check("u2", "f", "r", "a")));
-        assert!(new(&t.check("u1", "g", "r", "a")));
-        assert!(new(&t.check("u1", "f", "r", "b")));
+        assert!(new(&t.check("u2", "f", "r", "a", T)));
+        assert!(new(&t.check("u1", "g", "r", "a", T)));
+        assert!(new(&t.check("u1", "f", "r", "b", T)));
         // Flipping back is sent again: the table keeps the latest assignment.
-        assert!(new(&t.check("u1", "f", "r", "a")));
-        assert!(new(&t.check("u1", "f", "r2", "a")));
+        assert!(new(&t.check("u1", "f", "r", "a", T)));
+        assert!(new(&t.check("u1", "f", "r2", "a", T)));
         // Length-prefixed: "ab"+"c" is not "a"+"bc".
-        assert!(new(&t.check("ab", "c", "r", "a")));
-        assert!(new(&t.check("a", "bc", "r", "a")));
+        assert!(new(&t.check("ab", "c", "r", "a", T)));
+        assert!(new(&t.check("a", "bc", "r", "a", T)));
     }
 
     #[test]
     fn the_bound_evicts_oldest_first_and_never_loses_a_first_exposure() {
+        for bound in [1, 7, 100, SHARDS * 4] {
+            let t = DedupeTable::new(60_000, bound);
+            for i in 0..2_000 {
+                assert!(new(&t.check(&format!("user-{i}"), "f", "r", "v", T)), "first exposure of user-{i}");
+            }
+            assert!(t.len() <= bound, "{} entries for a bound of {bound}", t.len());
+        }
         let t = DedupeTable::new(60_000, SHARDS * 4);
         for i in 0..10_000 {
-            assert!(new(&t.check(&format!("user-{i}"), "f", "r", "v")), "first exposure of user-{i}");
+            assert!(new(&t.check(&format!("user-{i}"), "f", "r", "v", T)));
         }
-        assert!(t.len() <= SHARDS * 4, "{}", t.len());
         // Old users were evicted: their next exposure is sent again (an extra event, by design).
-        assert!(new(&t.check("user-0", "f", "r", "v")));
+        assert!(new(&t.check("user-0", "f", "r", "v", T)));
     }
 
     #[test]
     fn undo_restores_what_was_there() {
         let t = DedupeTable::new(60_000, 100);
-        let Seen::New(undo) = t.check("u", "f", "r", "a") else { panic!() };
+        let Seen::New(undo) = t.check("u", "f", "r", "a", T) else { panic!() };
         t.undo(undo);
-        assert!(new(&t.check("u", "f", "r", "a")), "the undone exposure is first again");
-        let Seen::New(undo) = t.check("u", "f", "r", "b") else { panic!() };
+        assert!(new(&t.check("u", "f", "r", "a", T)), "the undone exposure is first again");
+        let Seen::New(undo) = t.check("u", "f", "r", "b", T) else { panic!() };
         t.undo(undo);
-        assert_eq!(t.check("u", "f", "r", "a"), Seen::Repeat, "back to the assignment that was sent");
+        assert_eq!(t.check("u", "f", "r", "a", T), Seen::Repeat, "back to the assignment that was sent");
     }
 
     #[test]
     fn the_window_ends() {
-        let t = DedupeTable::new(1000, 100);
-        assert!(new(&t.check("u", "f", "r", "a")));
-        assert_eq!(t.check("u", "f", "r", "a"), Seen::Repeat);
-        std::thread::sleep(std::time::Duration::from_millis(2100));
-        assert!(new(&t.check("u", "f", "r", "a")), "a new window");
+        let t = DedupeTable::new(60_000, 100);
+        assert!(new(&t.check("u", "f", "r", "a", T)));
+        assert_eq!(t.check("u", "f", "r", "a", T + 59), Seen::Repeat);
+        assert!(new(&t.check("u", "f", "r", "a", T + 60)), "a new window");
+        assert_eq!(t.check("u", "f", "r", "a", T + 61), Seen::Repeat, "from its own start");
     }
 }

@@ -79,6 +79,23 @@ fn new_message_id(out: &mut Vec<u8>) {
     out.extend_from_slice(crate::ids::uuid_v4().hyphenated().encode_lower(&mut buf).as_bytes());
 }
 
+/// The exposure's messageId when `dedupe.derive_message_ids` is on: a UUID v5 over (source,
+/// user, flag, rule, variation, dedupe window start). Every process of a fleet sending the same
+/// first exposure in the same window derives the same id, and Segment keeps one of them (it
+/// collapses repeated messageIds over about 24 hours). Strings are length-prefixed: NUL bytes and
+/// separators inside them cannot make two exposures collide.
+pub(crate) fn derived_message_id(namespace: &uuid::Uuid, fields: [&str; 4], at_ms: i64, window_ms: u64) -> uuid::Uuid {
+    let window = window_ms.max(1) as i64;
+    let window_start = at_ms.div_euclid(window) * window;
+    let mut name = Vec::with_capacity(64);
+    for f in fields {
+        name.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        name.extend_from_slice(f.as_bytes());
+    }
+    name.extend_from_slice(&window_start.to_le_bytes());
+    uuid::Uuid::new_v5(namespace, &name)
+}
+
 /// True when `s` holds a byte JSON must escape (`"`, `\\`, or a control byte). Eight bytes at a
 /// time (SWAR), since every string of every event goes through it on the caller's thread.
 fn needs_escape(s: &[u8]) -> bool {
@@ -122,7 +139,7 @@ trait Sink {
     /// One of the packed exposure's strings, whose escaped length was measured once when packed.
     fn field(&mut self, packed: &PackedExposure, i: usize);
     fn timestamp(&mut self, at_ms: i64);
-    fn message_id(&mut self);
+    fn message_id(&mut self, packed: &PackedExposure, config: &Config);
 }
 
 struct Counter(usize);
@@ -140,7 +157,7 @@ impl Sink for Counter {
     fn timestamp(&mut self, _: i64) {
         self.0 += TIMESTAMP_LEN;
     }
-    fn message_id(&mut self) {
+    fn message_id(&mut self, _: &PackedExposure, _: &Config) {
         self.0 += uuid::fmt::Hyphenated::LENGTH;
     }
 }
@@ -174,8 +191,17 @@ impl Sink for Vec<u8> {
     fn timestamp(&mut self, at_ms: i64) {
         format_timestamp_ms(at_ms, self);
     }
-    fn message_id(&mut self) {
-        new_message_id(self);
+    fn message_id(&mut self, packed: &PackedExposure, config: &Config) {
+        match (&config.message_id_namespace, &config.dedupe) {
+            (Some(namespace), Some(dedupe)) => {
+                let field = |i| packed.field(i).unwrap_or("");
+                let fields = [field(USER_ID), field(FLAG_KEY), field(RULE_KEY), field(VARIATION_KEY)];
+                let id = derived_message_id(namespace, fields, packed.at_ms(), dedupe.window_ms);
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                self.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            }
+            _ => new_message_id(self),
+        }
     }
 }
 
@@ -357,7 +383,7 @@ impl PackedExposure {
         out.raw(br#","timestamp":""#);
         out.timestamp(self.at_ms());
         out.raw(br#"","messageId":""#);
-        out.message_id();
+        out.message_id(self, config);
         out.raw(b"\"}");
     }
 }

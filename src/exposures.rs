@@ -14,6 +14,7 @@ use crate::config::{Config, LogLevel};
 use crate::counts::ExposureCounts;
 use crate::datafile::DatafileIndex;
 use crate::decision::Decision;
+use crate::dedupe::{DedupeTable, Seen};
 use crate::event::PackedExposure;
 use crate::hold::{Held, HoldBuffer, OwnedDecision};
 use crate::log::Logger;
@@ -27,6 +28,8 @@ pub struct Exposures {
     hold: Mutex<HoldBuffer>,
     /// `hold.len()`, readable without the lock: the sender's wake checks it on every wake.
     held_now: AtomicUsize,
+    /// The opt-in dedupe window's table (`dedupe.max_entries` > 0).
+    dedupe: Option<DedupeTable>,
 }
 
 /// What became of a decision offered to the hold buffer.
@@ -52,6 +55,7 @@ impl Exposures {
             counts: ExposureCounts::new(config.max_exposure_counters),
             hold: Mutex::new(HoldBuffer::new(config.hold_max_events, config.hold_max_bytes)),
             held_now: AtomicUsize::new(0),
+            dedupe: config.dedupe.as_ref().filter(|d| d.max_entries > 0).map(|d| DedupeTable::new(d.window_ms, d.max_entries)),
             config,
             logger,
         }
@@ -69,25 +73,45 @@ impl Exposures {
         exposures
     }
 
-    /// Counts, logs and queues one exposure; `at` is when the decision was made.
-    pub fn emit(&self, pipeline: &Pipeline, d: &Decision<'_>, ids: &ExposureIds<'_>, at: SystemTime) -> Result<(), PushError> {
+    /// Counts, logs and queues one exposure; `at` is when the decision was made. `Ok(false)`: a
+    /// repeat within the dedupe window, not queued.
+    pub fn emit(&self, pipeline: &Pipeline, d: &Decision<'_>, ids: &ExposureIds<'_>, at: SystemTime) -> Result<bool, PushError> {
         let stats = pipeline.stats();
+        let flag = d.flag_key.as_deref().or(ids.flag_key).unwrap_or("");
+        let (rule, variation) = (d.rule_key.as_deref().unwrap_or(""), d.variation_key.as_deref().unwrap_or(""));
+        let at_s = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.as_secs().min(u64::from(u32::MAX)) as u32);
+        let undo = match self.dedupe.as_ref().map(|t| t.check(&d.user_id, flag, rule, variation, at_s)) {
+            Some(Seen::Repeat) => {
+                bump(&stats.deduplicated);
+                return Ok(false);
+            }
+            Some(Seen::New(undo)) => Some(undo),
+            None => None,
+        };
         bump(&stats.exposures);
         if ids.rule_type == Some(RuleType::Holdout) {
             bump(&stats.holdout_exposures);
         }
-        let flag = d.flag_key.as_deref().or(ids.flag_key).unwrap_or("");
-        self.counts.count(ids.counter, flag, d.rule_key.as_deref().unwrap_or(""), d.variation_key.as_deref().unwrap_or(""));
+        self.counts.count(ids.counter, flag, rule, variation);
         // The event itself is logged (debug) by the sender when it is serialized, with the
         // messageId that is sent.
         let packed = PackedExposure::pack(d, ids, &self.config, at, pipeline.spare_buffer());
-        pipeline.push(Queued::exposure(packed, &self.config))
+        match pipeline.push(Queued::exposure(packed, &self.config)) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                // Not queued: the next exposure of this assignment must not be taken for a repeat.
+                if let (Some(table), Some(undo)) = (&self.dedupe, undo) {
+                    table.undo(undo);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The no-datafile rule (DESIGN §4 rule 3) for a decision the datafile could not place.
     pub fn fall_back(&self, pipeline: &Pipeline, d: &Decision<'_>, at: SystemTime) -> Result<bool, PushError> {
         match classify(d, None, &self.config) {
-            Classification::Exposure(ids) => self.emit(pipeline, d, &ids, at).map(|()| true),
+            Classification::Exposure(ids) => self.emit(pipeline, d, &ids, at),
             _ => {
                 bump(&pipeline.stats().skipped);
                 Ok(false)
@@ -180,7 +204,7 @@ impl Exposures {
                 Release::Flush => &stats.released_by_flush,
             });
             let outcome = match index.map(|index| classify(&d, Some(index), &self.config)) {
-                Some(Classification::Exposure(ids)) => self.emit(pipeline, &d, &ids, held.at),
+                Some(Classification::Exposure(ids)) => self.emit(pipeline, &d, &ids, held.at).map(|_| ()),
                 Some(_) => {
                     bump(&stats.skipped);
                     Ok(())
@@ -199,6 +223,9 @@ impl Exposures {
         out.insert("held_now".into(), self.held_now.load(Relaxed).into());
         out.insert("exposure_counts_overflow".into(), self.counts.overflow().into());
         out.insert("exposures_by_variation".into(), self.counts.to_json());
+        if let Some(table) = &self.dedupe {
+            out.insert("dedupe_entries".into(), table.len().into());
+        }
         out
     }
 

@@ -35,6 +35,9 @@ pub use log::FlagwireLogLevel;
 /// The numeric config keys' ranges, for the integration tests (not part of the C ABI).
 #[doc(hidden)]
 pub use config::{NumericKey, NUMERIC_KEYS};
+/// The dedupe table, for its benchmark (not part of the C ABI).
+#[doc(hidden)]
+pub use dedupe::{DedupeTable, Seen};
 pub use status::FlagwireStatus;
 
 /// The crate version, also sent as `context.library.version`.

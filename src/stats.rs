@@ -16,6 +16,8 @@ pub struct Stats {
     pub dropped_too_large: AtomicU64,
     /// Attribute members dropped because strict receivers refuse them (the exposure is sent).
     pub dropped_attributes: AtomicU64,
+    /// Exposures not sent: the same assignment was sent within the dedupe window (issue 15).
+    pub deduplicated: AtomicU64,
     // Classification (issues 12, 19): holdout exposures (also in `exposures`), and the decisions
     // held because the datafile did not list their rule, by how each was resolved.
     pub holdout_exposures: AtomicU64,
@@ -55,6 +57,7 @@ impl Stats {
             "dropped_invalid": g(&self.dropped_invalid),
             "dropped_too_large": g(&self.dropped_too_large),
             "dropped_attributes": g(&self.dropped_attributes),
+            "deduplicated": g(&self.deduplicated),
             "delivered": g(&self.delivered),
             "failed": g(&self.failed),
             "retries": g(&self.retries),

@@ -146,8 +146,9 @@ fn known(key: &str) -> bool {
             .iter()
             .map(|k| {
                 let mut cfg = json!({"write_key": "k", "endpoint": "http://127.0.0.1:9", "log_level": "off"});
-                match k.key.strip_prefix("profile.") {
-                    Some(inner) => cfg["profile"] = json!({"space_id": "s", "access_token": "t", "endpoint": "http://127.0.0.1:9", inner: k.default}),
+                match k.key.split_once('.') {
+                    Some(("profile", inner)) => cfg["profile"] = json!({"space_id": "s", "access_token": "t", "endpoint": "http://127.0.0.1:9", inner: k.default}),
+                    Some((object, inner)) => cfg[object][inner] = json!(k.default),
                     None => cfg[k.key] = json!(k.default),
                 }
                 match TestClient::try_new(&cfg) {
@@ -195,8 +196,8 @@ proptest! {
         let mut chosen = std::collections::BTreeMap::new();
         for (i, value) in pairs {
             let key = NUMERIC_KEYS[i].key;
-            match key.strip_prefix("profile.") {
-                Some(inner) => cfg["profile"][inner] = value.clone(),
+            match key.split_once('.') {
+                Some((object, inner)) => cfg[object][inner] = value.clone(),
                 None => cfg[key] = value.clone(),
             }
             chosen.insert(i, value);
