@@ -45,6 +45,11 @@ class ClientTest {
     }
 
     static FlagwireConfig.Builder config() {
+        return config(collector);
+    }
+
+    /** The tests' client config: quick flushes and retries, library logs off, no shutdown hook. */
+    static FlagwireConfig.Builder config(TestCollector collector) {
         return FlagwireConfig.builder("test-write-key")
                 .endpoint(collector.url())
                 .flushInterval(Duration.ofMillis(50))
@@ -249,6 +254,16 @@ class ClientTest {
         }
     }
 
+    /** A flag decision notification as the SDK builds it (with the ids the SDK puts in it). */
+    static DecisionNotification exposure(String userId, String flagKey, String ruleKey, String variationKey,
+            Map<String, ?> attributes) {
+        return DecisionNotification.newFlagDecisionNotificationBuilder()
+                .withUserId(userId).withFlagKey(flagKey).withEnabled(true).withRuleKey(ruleKey).withVariationKey(variationKey)
+                .withAttributes(attributes).withVariables(Map.of()).withReasons(List.of())
+                .withDecisionEventDispatched(true).withExperimentId("exp-" + ruleKey).withVariationId("var-" + variationKey)
+                .build();
+    }
+
     private static void assertClosed(Runnable call) {
         FlagwireException e = assertThrows(FlagwireException.class, call::run);
         assertEquals(FlagwireStatus.CLOSED, e.status());
@@ -308,23 +323,26 @@ class ClientTest {
 
     @Test
     void unreachableClientsAreFreedByTheCleaner() throws Exception {
-        long before = FlagwireClient.FREED_BY_CLEANER.get();
+        long before = NativeHandle.FREED_BY_CLEANER.get();
         int n = 20;
         createAndDrop(n);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (FlagwireClient.FREED_BY_CLEANER.get() - before < n && System.nanoTime() < deadline) {
+        while (NativeHandle.FREED_BY_CLEANER.get() - before < n && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(50);
         }
-        assertEquals(n, FlagwireClient.FREED_BY_CLEANER.get() - before);
-        // Their queued events were flushed by the Cleaner's shutdown.
-        assertEquals(n, collector.waitFor(n, Duration.ofSeconds(20)));
+        assertEquals(n, NativeHandle.FREED_BY_CLEANER.get() - before);
+        // Their queued events, and the decisions their listener still held, were handed over and
+        // flushed by the Cleaner's action (which holds the native handle, not the client).
+        assertEquals(2 * n, collector.waitFor(2 * n, Duration.ofSeconds(20)));
+        assertEquals(n, collector.messages().stream().filter(m -> m.get("event").getAsString().equals("Experiment Viewed")).count());
     }
 
-    private static void createAndDrop(int n) {
+    private static void createAndDrop(int n) throws Exception {
         for (int i = 0; i < n; i++) {
             FlagwireClient c = FlagwireClient.create(config().closeTimeout(Duration.ofSeconds(5)).build());
             c.enqueue(track("gc" + i, "E"));
+            c.decisionHandler().handle(exposure("gc" + i, "f", "r", "v", Map.of()));
         }
     }
 
