@@ -152,10 +152,17 @@ final class NativeHandle {
         return check(status, accepted, s.takeError());
     }
 
-    /** {@link #call} for an export that writes {@code out_value}: the string, or null when none. */
+    /**
+     * {@link #call} for an export that writes {@code out_value} on OK: the string; null for the
+     * other accepted statuses (the library writes no value then).
+     */
     String callForValue(Export export, byte[] arg, int len, int accepted) {
-        call(export, arg, len, accepted);
-        return CallScratch.local().takeValue();
+        int status = call(export, arg, len, accepted);
+        String value = CallScratch.local().takeValue();
+        if (value == null && status == FlagwireStatus.OK.code()) {
+            throw new FlagwireException(FlagwireStatus.PANIC, "the library returned OK without a value");
+        }
+        return value;
     }
 
     private long acquire() {

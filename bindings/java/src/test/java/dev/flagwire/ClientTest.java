@@ -2,14 +2,10 @@ package dev.flagwire;
 
 import com.google.gson.JsonObject;
 import com.optimizely.ab.notification.DecisionNotification;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,39 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The client without the Optimizely SDK: messages, statuses, stats, close, threads, GC. */
-class ClientTest {
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        collector.reset();
-    }
-
-    static FlagwireConfig.Builder config() {
-        return config(collector);
-    }
-
-    /** The tests' client config: quick flushes and retries, library logs off, no shutdown hook. */
-    static FlagwireConfig.Builder config(TestCollector collector) {
-        return FlagwireConfig.builder("test-write-key")
-                .endpoint(collector.url())
-                .flushInterval(Duration.ofMillis(50))
-                .backoffBase(Duration.ofMillis(10))
-                .backoffMax(Duration.ofMillis(50))
-                .logLevel(FlagwireConfig.LogLevel.OFF)
-                .closeOnShutdown(false);
-    }
-
+class ClientTest extends CollectorTests {
     static Map<String, Object> track(String userId, String event) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("type", "track");
@@ -362,32 +326,18 @@ class ClientTest {
             }
         });
         gc.start();
-        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
         try (FlagwireClient client = FlagwireClient.create(config().maxQueueEvents(100_000).build())) {
-            List<Thread> ts = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                final int id = t;
-                Thread th = new Thread(() -> {
-                    try {
-                        for (int i = 0; i < perThread; i++) {
-                            Map<String, Object> attrs = new LinkedHashMap<>();
-                            attrs.put("plan", i % 2 == 0 ? "pro" : "free");
-                            attrs.put("n", i);
-                            FlagwireStatus s = client.onFlagDecision("t" + id + "-u" + i, "flag", "rule", "v" + (i % 3), true, true, attrs);
-                            if (s != FlagwireStatus.OK) {
-                                errors.add(new AssertionError("status " + s));
-                            }
-                        }
-                    } catch (Throwable e) {
-                        errors.add(e);
+            List<Throwable> errors = Concurrently.run(threads, id -> {
+                for (int i = 0; i < perThread; i++) {
+                    Map<String, Object> attrs = new LinkedHashMap<>();
+                    attrs.put("plan", i % 2 == 0 ? "pro" : "free");
+                    attrs.put("n", i);
+                    FlagwireStatus s = client.onFlagDecision("t" + id + "-u" + i, "flag", "rule", "v" + (i % 3), true, true, attrs);
+                    if (s != FlagwireStatus.OK) {
+                        throw new AssertionError("status " + s);
                     }
-                });
-                th.start();
-                ts.add(th);
-            }
-            for (Thread th : ts) {
-                th.join(TimeUnit.SECONDS.toMillis(60));
-            }
+                }
+            });
             assertTrue(errors.isEmpty(), () -> errors.toString());
             assertTrue(client.flush(Duration.ofSeconds(30)));
             FlagwireStats s = client.stats();

@@ -1,9 +1,6 @@
 package dev.flagwire;
 
 import com.google.gson.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -21,28 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The library's log lines reach the host's logger (docs/design.md §2.4), on flagwire's own threads. */
-class LogTest {
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        collector.reset();
-    }
-
+class LogTest extends CollectorTests {
     @Test
     void aDebugLineWithTheDeliveredMessageIdReachesSystemLogger() {
         try (CapturedLog log = new CapturedLog(Level.ALL);
-                FlagwireClient client = FlagwireClient.create(ClientTest.config(collector).logLevel(FlagwireConfig.LogLevel.DEBUG).build())) {
+                FlagwireClient client = FlagwireClient.create(config().logLevel(FlagwireConfig.LogLevel.DEBUG).build())) {
             assertEquals(FlagwireStatus.OK, client.onFlagDecision("log-user", "f", "r", "v", true, true, Map.of()));
             client.enqueue(ClientTest.track("log-user", "Order Completed"));
             assertTrue(client.flush(Duration.ofSeconds(10)));
@@ -120,7 +100,7 @@ class LogTest {
     void theLoggerOptionAndItsLevelAreHonouredAndAThrowingLoggerIsHarmless() {
         ListLogger quiet = new ListLogger(System.Logger.Level.INFO);
         collector.script("[{\"status\":400}]"); // a batch refused: an ERROR line
-        try (FlagwireClient client = FlagwireClient.create(ClientTest.config(collector).logLevel(FlagwireConfig.LogLevel.DEBUG)
+        try (FlagwireClient client = FlagwireClient.create(config().logLevel(FlagwireConfig.LogLevel.DEBUG)
                 .logger(quiet).build())) {
             client.enqueue(ClientTest.track("u", "E"));
             assertTrue(client.flush(Duration.ofSeconds(10)));
@@ -136,7 +116,7 @@ class LogTest {
                 throw new IllegalStateException("a broken logger");
             }
         };
-        try (FlagwireClient client = FlagwireClient.create(ClientTest.config(collector).logLevel(FlagwireConfig.LogLevel.DEBUG)
+        try (FlagwireClient client = FlagwireClient.create(config().logLevel(FlagwireConfig.LogLevel.DEBUG)
                 .logger(hostile).build())) {
             client.enqueue(ClientTest.track("u", "E"));
             assertTrue(client.flush(Duration.ofSeconds(10)));

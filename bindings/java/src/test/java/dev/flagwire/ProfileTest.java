@@ -4,8 +4,6 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.optimizely.ab.Optimizely;
 import com.optimizely.ab.optimizelydecision.OptimizelyDecision;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -37,25 +35,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * entry, the cache, errors, concurrency, close, and account-level bucketing end to end with the
  * real Optimizely Java SDK.
  */
-class ProfileTest {
+class ProfileTest extends CollectorTests {
     static final String SPACE = "spa_test";
     static final String TOKEN = "tok_test";
 
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
     @BeforeEach
-    void reset() {
-        collector.reset(); // messages, requests, both scripts and the profile request log
+    void fixtures() { // after CollectorTests' reset: messages, requests, both scripts, the profile request log
         collector.profiles(fixture(List.of(
                 profile(List.of("user_id:u1", "anonymous_id:a1"),
                         "{\"plan\":\"pro\",\"logins\":12,\"score\":4.5,\"beta\":true,\"big\":9007199254740993,"

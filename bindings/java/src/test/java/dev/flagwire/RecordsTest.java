@@ -2,25 +2,18 @@ package dev.flagwire;
 
 import com.google.gson.JsonObject;
 import com.optimizely.ab.notification.DecisionNotification;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 import static dev.flagwire.ClientTest.exposure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -28,26 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * decision record, on the calling thread ({@code onFlagDecision}, {@code onDecision}) and through
  * the listener's hand-over off the deciding thread ({@link RecordBatcher}).
  */
-class RecordsTest {
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        collector.reset();
-    }
-
+class RecordsTest extends CollectorTests {
     static FlagwireClient client() {
-        return FlagwireClient.create(ClientTest.config(collector).maxQueueEvents(100_000).build());
+        return FlagwireClient.create(config().maxQueueEvents(100_000).build());
     }
 
     static JsonObject props(JsonObject message) {
@@ -139,7 +115,7 @@ class RecordsTest {
     @Test
     void closeHandsOverWhatTheListenerHolds() throws Exception {
         int n = 3_000; // more than one block of each thread
-        FlagwireClient client = FlagwireClient.create(ClientTest.config(collector).flushInterval(Duration.ofSeconds(60)).build());
+        FlagwireClient client = FlagwireClient.create(config().flushInterval(Duration.ofSeconds(60)).build());
         for (int i = 0; i < n; i++) {
             client.decisionHandler().handle(exposure("close-" + i, "f", "r", "v", Map.of("i", i)));
         }
@@ -156,28 +132,13 @@ class RecordsTest {
     void manyThreadsThroughTheListenerEachDecisionOnce() throws Exception {
         int threads = 6;
         int perThread = 4_000;
-        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
         try (FlagwireClient client = client()) {
-            List<Thread> ts = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                final int id = t;
-                Thread th = new Thread(() -> {
-                    try {
-                        for (int i = 0; i < perThread; i++) {
-                            client.decisionHandler().handle(exposure("t" + id + "-" + i, "f", i % 2 == 0 ? "r" : null, "v",
-                                    Map.of("plan", "pro", "n", i)));
-                        }
-                    } catch (Throwable e) {
-                        errors.add(e);
-                    }
-                });
-                th.start();
-                ts.add(th);
-            }
-            for (Thread th : ts) {
-                th.join(TimeUnit.SECONDS.toMillis(60));
-                assertFalse(th.isAlive());
-            }
+            List<Throwable> errors = Concurrently.run(threads, id -> {
+                for (int i = 0; i < perThread; i++) {
+                    client.decisionHandler().handle(exposure("t" + id + "-" + i, "f", i % 2 == 0 ? "r" : null, "v",
+                            Map.of("plan", "pro", "n", i)));
+                }
+            });
             assertTrue(errors.isEmpty(), errors::toString);
             assertTrue(client.flush(Duration.ofSeconds(30)));
             FlagwireStats s = client.stats();
