@@ -48,3 +48,10 @@ echo "== end to end: $E2E_ROUNDS rounds of $E2E_EVENTS events per library =="
 java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt" "$E2E_ROUNDS"
 
 java -cp "$JAR" dev.flagwire.bench.Summary "$WORK/jmh.json" "$WORK/e2e.txt"
+
+# Optional: DecideBench's measurement interleaved slice by slice, with CPU per decide by thread
+# (robust to load that drifts over minutes on a shared machine). FLAGWIRE_BENCH_INTERLEAVED=rounds.
+if [[ -n "${FLAGWIRE_BENCH_INTERLEAVED:-}" ]]; then
+  echo "== interleaved decide(): ${FLAGWIRE_BENCH_INTERLEAVED} rounds of 500 ms slices per listener =="
+  java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.InterleavedDecide "$FLAGWIRE_BENCH_INTERLEAVED" 500
+fi

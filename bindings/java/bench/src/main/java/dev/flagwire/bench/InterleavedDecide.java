@@ -22,8 +22,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * short slice on an Optimizely instance with no listener, then with flagwire attached, then with
  * the analytics-java listener, round after round. On a machine shared with other work, load that
  * drifts over minutes then hits the three alike, which JMH's one-parameter-after-the-other order
- * does not. Each slice also reports this process's CPU time per decide. Not part of bench.sh's
- * default run ({@code FLAGWIRE_BENCH_INTERLEAVED=rounds} turns it on).
+ * does not. Each slice also reports this process's CPU time per decide, split by thread
+ * (Linux /proc/self/task): the deciding threads (the SDK and the listener on its thread),
+ * flagwire's threads (hand-over, sender) and the rest (JIT, GC). Not part of bench.sh's default
+ * run ({@code FLAGWIRE_BENCH_INTERLEAVED=rounds} turns it on).
  *
  * <p>Usage: InterleavedDecide [rounds=20] [sliceMs=500] [result-file]
  */
@@ -64,12 +66,19 @@ public final class InterleavedDecide {
 
         Map<String, List<Double>> rate = new LinkedHashMap<>();
         Map<String, List<Double>> cpu = new LinkedHashMap<>();
+        Map<String, Map<String, List<Double>>> byThread = new LinkedHashMap<>(); // listener -> thread group -> CPU ns/decide per slice
         for (int r = -3; r < rounds; r++) { // 3 warm-up rounds
             for (String l : LISTENERS) {
+                Map<String, Long> before = threadCpu();
                 double[] slice = slice(users.get(l), sliceMs);
+                Map<String, Long> after = threadCpu();
                 if (r >= 0) {
                     rate.computeIfAbsent(l, k -> new ArrayList<>()).add(slice[0]);
                     cpu.computeIfAbsent(l, k -> new ArrayList<>()).add(slice[1]);
+                    Map<String, List<Double>> groups = byThread.computeIfAbsent(l, k -> new LinkedHashMap<>());
+                    groups.computeIfAbsent("decider", k -> new ArrayList<>()).add(slice[3] / slice[2]);
+                    after.forEach((g, ns) -> groups.computeIfAbsent(g, k -> new ArrayList<>())
+                            .add((ns - before.getOrDefault(g, 0L)) / slice[2]));
                 }
                 // Deliver what the slice queued before the next one (untimed), as DecideBench does per iteration.
                 if (l.equals("flagwire") && !flagwire.flush(Duration.ofSeconds(120))) {
@@ -101,6 +110,12 @@ public final class InterleavedDecide {
             System.out.println(line);
             sb.append(line).append('\n');
         }
+        for (String l : LISTENERS) {
+            StringBuilder line = new StringBuilder("cpu_by_thread " + l);
+            byThread.get(l).forEach((g, ns) -> line.append(String.format(Locale.ROOT, " %s=%.0f", g, quartiles(ns)[2])));
+            System.out.println(line.append(" (CPU ns per decide, median of the slices)"));
+            sb.append(line).append('\n');
+        }
         double none = quartiles(rate.get("none"))[2];
         for (String l : List.of("flagwire", "analytics-java")) {
             System.out.printf(Locale.ROOT, "%s: %.0f%% of no-listener throughput (medians of %d interleaved slices)%n", l,
@@ -111,22 +126,45 @@ public final class InterleavedDecide {
         }
     }
 
-    /** One slice: decides/s and this process's CPU ns per decide. */
+    /** CPU ns so far of this process's long-lived threads, by group: "flagwire" (its threads), "other". */
+    static Map<String, Long> threadCpu() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        try (java.nio.file.DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+            for (Path t : tasks) {
+                String name = Files.readString(t.resolve("comm")).trim();
+                String stat = Files.readString(t.resolve("stat"));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime + stime, 1/100 s
+                if (!name.startsWith("decider")) { // those are measured by themselves (they end with the slice)
+                    m.merge(name.startsWith("flagwire") ? "flagwire" : "other", ticks * 10_000_000L, Long::sum);
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // a thread ended while being read, or no /proc: the split is left out
+        }
+        return m;
+    }
+
+    /** One slice: decides/s, this process's CPU ns per decide, the number of decides, the deciding threads' CPU ns. */
     static double[] slice(OptimizelyUserContext[][] users, int ms) throws InterruptedException {
         AtomicBoolean stop = new AtomicBoolean();
         long[] counts = new long[THREADS];
+        long[] cpus = new long[THREADS];
         Thread[] ts = new Thread[THREADS];
         for (int t = 0; t < THREADS; t++) {
             final int id = t;
             ts[t] = new Thread(() -> {
                 OptimizelyUserContext[] u = users[id];
+                java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+                long c0 = mx.getCurrentThreadCpuTime();
                 long n = 0;
                 while (!stop.get()) {
                     u[(int) (n & 4095)].decide("checkout_flow");
                     n++;
                 }
                 counts[id] = n;
-            });
+                cpus[id] = mx.getCurrentThreadCpuTime() - c0;
+            }, "decider-" + id);
         }
         com.sun.management.OperatingSystemMXBean os =
                 (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -143,10 +181,12 @@ public final class InterleavedDecide {
         long t1 = System.nanoTime();
         long cpu1 = os.getProcessCpuTime();
         long total = 0;
-        for (long c : counts) {
-            total += c;
+        long deciderCpu = 0;
+        for (int t = 0; t < THREADS; t++) {
+            total += counts[t];
+            deciderCpu += cpus[t];
         }
-        return new double[] {total / ((t1 - t0) / 1e9), (cpu1 - cpu0) / (double) total};
+        return new double[] {total / ((t1 - t0) / 1e9), (cpu1 - cpu0) / (double) total, total, deciderCpu};
     }
 
     /** min, q1, median, q3, max. */
