@@ -94,7 +94,9 @@ fn main() {
 
     let collector = Collector::start(CollectorOptions { print: true, write_keys: vec![WRITE_KEY.into()], ..Default::default() })
         .expect("start the local collector");
+    collector.set_datafile_json(&datafile_text).expect("the collector reads the datafile");
     println!("local Segment-compatible collector on {}", collector.url());
+    println!("live exposure page (per-variation split, SRM check): {}/", collector.url());
 
     let config = CString::new(
         json!({"write_key": WRITE_KEY, "endpoint": collector.url(), "flush_interval_ms": 200, "log_level": "warn"}).to_string(),
@@ -165,9 +167,33 @@ fn main() {
     println!("  experiment decisions with DISABLE_DECISION_EVENT (not exposures): {disabled}");
     println!("collector received {} Experiment Viewed events in {} gzip'd /v1/batch requests", received.len(), requests.len());
     println!("client stats: {stats}");
-    if received.len() != expected {
+    let ok = received.len() == expected;
+    if ok {
+        println!("OK: every exposure arrived exactly once, no rollout was counted as an experiment.");
+    } else {
         eprintln!("MISMATCH: expected {expected} events, the collector holds {}", received.len());
-        std::process::exit(1);
     }
-    println!("OK: every exposure arrived exactly once, no rollout was counted as an experiment.");
+    // scripts/demo.sh sets this when run in a terminal: keep the page up until Ctrl-C.
+    if std::env::var_os("FLAGWIRE_DEMO_KEEP_UP").is_some() {
+        keep_up_until_ctrl_c(&collector.url());
+    }
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Serves the live page until SIGINT, then returns (so the exit status is still the demo's).
+fn keep_up_until_ctrl_c(url: &str) {
+    println!();
+    println!("live exposure page: {url}/  (the collector stays up; Ctrl-C to stop)");
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { libc::signal(libc::SIGINT, on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    while !INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    println!();
 }

@@ -22,15 +22,21 @@
 #endif
 
 /**
+ * Bytes of a decision record's header (docs/design.md §2.2); the strings follow it.
+ */
+#define FLAGWIRE_RECORD_HEADER_LEN 44
+
+/**
+ * A decision record's `format` byte for a flag decision (the `decide` API).
+ */
+#define FLAGWIRE_RECORD_FORMAT_FLAG_DECISION 1
+
+/**
  * The C ABI version this header describes; `flagwire_abi_version()` returns the library's.
  * Bumped on any incompatible change; bindings refuse to run on a mismatch.
  * 2: decision records, pointer + length JSON, per-call errors, the log callback.
  */
 #define FLAGWIRE_ABI_VERSION 2
-
-#define HEADER_LEN 44
-
-#define FORMAT_FLAG_DECISION 1
 
 /**
  * Result of every fallible flagwire function.
@@ -332,7 +338,8 @@ enum FlagwireStatus flagwire_init(const char *config_json,
  * Routes this client's log lines (at or above the config's `log_level`) to `callback` instead of
  * stderr; NULL goes back to stderr. `user_data` is passed back on every call; it must stay valid
  * until the callback is replaced or the client is shut down. The callback may run on any
- * flagwire thread, concurrently; it must not call `flagwire_set_log_callback` or
+ * thread, concurrently (flagwire's own, and the caller's for a debug line about its call); it
+ * must not call `flagwire_set_log_callback` or
  * `flagwire_shutdown` (they wait for callbacks in progress). After `flagwire_shutdown` returns
  * the callback is never called again. Thread-safe.
  *

@@ -2,9 +2,11 @@
 # Runs every benchmark of the project and writes BENCHMARKS.md and docs/benchmarks.svg:
 # the Rust core (criterion: caller cost, delivered throughput, Profile API), the 60 s outage RSS
 # run, and each binding's benchmark against Segment's own library (Go: analytics-go, Java:
-# analytics-java, Ruby: the listener). Each part writes a JSON summary into target/bench/; the
+# analytics-java, Ruby: the listener), and delivery at internet latency against every Segment
+# library (scripts/bench-latency.sh, docs/latency.svg). Each part writes a JSON summary into target/bench/; the
 # report is rendered from those by scripts/bench_report.py (matplotlib from PyPI, in a venv).
-# Env: OUTAGE_SECS (60), BENCH_SKIP="go java" to skip parts.
+# Env: OUTAGE_SECS (60), LATENCY_* (see scripts/bench-latency.sh), BENCH_SKIP="go java latency"
+# to skip parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,12 +27,17 @@ if ! skip outage; then
   step "outage: cargo bench --bench outage (${OUTAGE_SECS:-60} s)"
   FLAGWIRE_BENCH_JSON="$OUT/outage.json" OUTAGE_SECS="${OUTAGE_SECS:-60}" cargo bench --locked --bench outage
 fi
-for lang in go java ruby; do
+for lang in go java ruby node python; do
   if ! skip "$lang" && [ -x "bindings/$lang/bench.sh" ]; then
     step "$lang binding: bindings/$lang/bench.sh"
     FLAGWIRE_BENCH_JSON="$OUT/$lang.json" "bindings/$lang/bench.sh" 2>&1 | tee "$OUT/$lang.log"
   fi
 done
+
+if ! skip latency; then
+  step "delivery at internet latency: scripts/bench-latency.sh"
+  FLAGWIRE_BENCH_JSON="$OUT/latency.json" scripts/bench-latency.sh 2>&1 | tee "$OUT/latency.log"
+fi
 
 step "report"
 VENV=$ROOT/target/bench-venv

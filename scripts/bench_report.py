@@ -192,6 +192,9 @@ def report(directory, md_path, chart_path):
         versions.update(d.get("versions", {}))
         commands.extend(d.get("commands", []))
         lang = d.get("language", "?")
+        if lang == "latency":  # its own section and chart (latency_section)
+            lines += latency_section(d, os.path.join(os.path.dirname(chart_path), "latency.svg"))
+            continue
         lines += [f"## {lang.capitalize()}", ""]
         lines += ["| measure | flagwire | peer | ratio (flagwire / peer) | goal | status |", "|---|---|---|---|---|---|"]
         for m in d.get("measures", []):
@@ -226,6 +229,120 @@ def report(directory, md_path, chart_path):
     with open(md_path, "w") as f:
         f.write("\n".join(lines))
     chart(docs, chart_path)
+
+
+def latency_section(doc, chart_path):
+    """"Delivery at internet latency" (benches/latency, scripts/bench-latency.sh): a table per
+    latency x library, the goals of issue 11, and docs/latency.svg (delivered events/s vs
+    latency, one line per library)."""
+    grid = doc.get("grid", [])
+    st = doc.get("settings", {})
+    libs = doc.get("libraries", [])
+    lats = doc.get("latencies_ms", [])
+    budget = st.get("budget", 100)
+    fw = libs[0] if libs else "flagwire"
+    rel = os.path.relpath(chart_path, ".") if not os.path.isabs(chart_path) else chart_path
+    lines = [
+        "## Delivery at internet latency",
+        "",
+        f"`scripts/bench-latency.sh` (benches/latency/): one collector answers each request after a fixed delay; "
+        f"each library runs with its defaults in its own process and language, offered {st.get('rate', 0):,} "
+        f"\"Experiment Viewed\" events/s (same properties, 2 attributes) for {st.get('secs', '?')} s. Delivered = "
+        "what the collector accepted, over the time from the first offer until it held everything the library "
+        f"accepted, or {st.get('drain_secs', '?')} s after the window (*capped*: the rest was still queued). "
+        f"{st.get('reps', '?')} repetition(s), interleaved; medians with [min–max] (the chart's error bars). flagwire is the Rust core "
+        "through its C ABI (`flagwire_on_decision_record`). Peak RSS is the whole sending process's "
+        f"(VmHWM: runtime, producer and library). {st.get('cores', '?')} cores shared by the sender, the collector and anything else "
+        f"running: 1-minute load average {', '.join(str(x) for x in st.get('loadavg', []))} (start, after each "
+        f"repetition); run took {st.get('wall_s', '?')} s.",
+        "",
+        f"![delivered events/s vs per-request latency]({rel})",
+        "",
+        "| latency | library | delivered events/s | requests/s (most in 1 s) | events / request | peak RSS | offered | refused at the call / failed after | left undelivered | sender CPU (+ runnable, waiting for a CPU) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for g in grid:
+        e, r, m = g["events_per_s"], g["requests_per_s"], g["peak_rss_mib"]
+        ev = f"{e['median']:,.0f} [{e['min']:,.0f}–{e['max']:,.0f}]"
+        if g["library"] == fw:
+            ev = f"**{ev}**"
+        left = f"{g['undelivered_at_end']:,.0f}" + (f" (capped {g['capped']}×)" if g["capped"] else "")
+        lines.append(
+            f"| {g['latency_ms']} ms | {g['library']} | {ev} | {r['median']:.1f} ({g['peak_requests_1s']}) | "
+            f"{g['events_per_request']:,.0f} | {m['median']:.1f} MiB | {g['offered']:,.0f} | "
+            f"{g['refused']:,.0f} / {g.get('dropped_after_accept') or 0:,.0f} | "
+            f"{left} | {g['sender_cpu_s']:.1f} s (+{g.get('sender_waiting_for_cpu_s') or 0:.1f} s) |"
+        )
+    lines.append("")
+    for name, why in sorted(doc.get("unavailable", {}).items()):
+        lines.append(f"- {name}: {why}.")
+    lines += ["", "| goal (issue 11) | measured | status |", "|---|---|---|"]
+    cell = {(g["library"], g["latency_ms"]): g for g in grid}
+    if (fw, 50) in cell:
+        v = cell[(fw, 50)]["events_per_s"]["median"]
+        lines.append(f"| at 50 ms, >= 100,000 events/s with the defaults | {v:,.0f} events/s | {'met' if v >= 100_000 else '**not met**'} |")
+    for lat in lats:
+        if (fw, lat) not in cell:
+            continue
+        v = cell[(fw, lat)]["events_per_s"]["median"]
+        peers = [(g["events_per_s"]["median"], g["library"]) for g in grid if g["latency_ms"] == lat and g["library"] != fw]
+        if peers:
+            best, name = max(peers)
+            status = "met" if v > best else "**not met**"
+            lo, hi = cell[(fw, lat)]["events_per_s"]["min"], cell[(name, lat)]["events_per_s"]["max"]
+            if v > best and lo <= hi:
+                status += f" (medians; the ranges overlap: flagwire's lowest {lo:,.0f}, {name}'s highest {hi:,.0f})"
+            lines.append(f"| at {lat} ms, more than every Segment library | {v:,.0f} vs {name} {best:,.0f} ({v / best:.1f}×) | {status} |")
+    peaks = [cell[(fw, lat)]["peak_requests_1s"] for lat in lats if (fw, lat) in cell]
+    if peaks:
+        worst = max(peaks)
+        lines.append(f"| never above the request budget ({budget} requests/s) | most requests received by the collector in any 1,000 ms window: {worst} | {'met' if worst <= budget else '**not met**'} |")
+    lines.append("")
+    if st.get("flagwire_config_overrides"):
+        lines += [f"flagwire ran with config overrides {st['flagwire_config_overrides']} (not the defaults).", ""]
+    latency_chart(doc, chart_path)
+    return lines
+
+
+def latency_chart(doc, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = doc.get("grid", [])
+    lats = doc.get("latencies_ms", [])
+    if not grid or not lats:
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    xs = list(range(len(lats)))  # evenly spaced: 0 ms has no place on a log axis
+    colors = ["#2b7bba", "#e08214", "#7b3294", "#1b9e77", "#999999"]
+    for i, lib in enumerate(doc.get("libraries", [])):
+        pts = [(xs[lats.index(g["latency_ms"])], g["events_per_s"]) for g in grid if g["library"] == lib]
+        if not pts:
+            continue
+        x = [p[0] for p in pts]
+        med = [p[1]["median"] for p in pts]
+        lo = [p[1]["median"] - p[1]["min"] for p in pts]
+        hi = [p[1]["max"] - p[1]["median"] for p in pts]
+        ax.errorbar(x, med, yerr=[lo, hi], marker="o", capsize=3, lw=2.4 if i == 0 else 1.4,
+                    color=colors[i % len(colors)], label=lib + (" (defaults)" if i == 0 else ""))
+        for xi, m in zip(x, med):
+            ax.annotate(f"{m:,.0f}", (xi, m), textcoords="offset points", xytext=(6, 4 if i % 2 == 0 else -11), fontsize=7,
+                        color=colors[i % len(colors)])
+    ax.axhline(100_000, ls="--", lw=1, color="#444444")
+    ax.annotate("goal at 50 ms: 100,000 events/s", (0, 100_000), textcoords="offset points", xytext=(2, 4), fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{l} ms" for l in lats])
+    ax.set_xlabel("per-request latency of the collector (evenly spaced)")
+    ax.set_ylabel("delivered events/s (log scale)")
+    ax.set_title("Delivered events/s at internet latency, each library with its defaults", fontsize=10)
+    ax.grid(True, which="both", axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    fig.savefig(os.path.splitext(path)[0] + ".png", dpi=110)
 
 
 def chart(docs, path):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian machine: installs what is missing (apt packages,
 # then Cargo/Go/Maven fetch their own dependencies), builds the Rust core, checks the generated
-# header is the checked-in one, then runs the Rust, C (under valgrind), Go, Java and Ruby suites.
+# header is the checked-in one, then runs the Rust, C (under valgrind), Python-SDK ground truth, Go,
+# Java and Ruby suites and the collector's live exposure page in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +17,8 @@ ruby -e 'require "minitest"' >/dev/null 2>&1 || need_apt+=(ruby-minitest)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)   # the live page test
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -25,10 +28,16 @@ fi
 
 step "Rust release build (library, collector); the checked-in header is current"
 cargo build --release --locked -p flagwire -p flagwire-collector
+# The library's SONAME carries the ABI version: programs linked with -lflagwire load libflagwire.so.2.
+ln -sf libflagwire.so target/release/libflagwire.so.2
 scripts/gen-header.sh --check
 
 step "Rust tests (unit + integration over HTTP to the test collector)"
 cargo test --locked --workspace --features flagwire/testing
+passed=$((passed + 1))
+
+step "Collector's live exposure page in headless Chromium"
+cargo test --locked -p flagwire-collector --test live_page -- --ignored
 passed=$((passed + 1))
 
 step "C consumer compiled against include/flagwire.h, run under valgrind"
@@ -51,7 +60,11 @@ kill $COLLECTOR_PID 2>/dev/null || true
 trap - EXIT
 passed=$((passed + 1))
 
-for lang in go java ruby; do
+step "Ground truth: the real Optimizely Python SDK's own impressions vs flagwire's events"
+tests/groundtruth/run.sh
+passed=$((passed + 1))
+
+for lang in go java ruby node python; do
   if [ -x "bindings/$lang/test.sh" ]; then
     step "$lang binding"
     "bindings/$lang/test.sh"

@@ -3,41 +3,63 @@
 
 use std::borrow::Cow;
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
 
 use crate::classify::{classify, Classification};
 use crate::config::{Config, LogLevel};
 use crate::datafile::DatafileIndex;
-use crate::decision::{attributes_text, parse_notification, Decision, DecisionType, DecodeError};
-use crate::event::{complete_message, PackedExposure};
+use crate::decision::{parse_notification, Decision, DecisionType, DecodeError};
+use crate::event::complete_message;
+use crate::exposures::{Exposures, Holding};
 use crate::fork;
 use crate::log::{FlagwireLogCallback, Logger};
 use crate::profile::{Lookup, ProfileClient};
 use crate::sender::{Pipeline, PushError, Queued};
 use crate::stats::bump;
 use crate::status::FlagwireStatus as Status;
+use crate::strict_json;
 
 pub struct Client {
     config: Arc<Config>,
     logger: Logger,
     datafile: ArcSwapOption<DatafileIndex>,
-    /// Raw `Arc<Pipeline>`; replaced (and the old one leaked) only in a forked child.
-    pipeline: AtomicPtr<Pipeline>,
+    /// What this process has of its own (queue, sender, held decisions, counts): replaced only in
+    /// a forked child, where the parent's is deliberately leaked (see `fork`).
+    local: ArcSwap<Local>,
     generation: AtomicU64,
     rebuild: Mutex<()>,
     last_error: Mutex<Option<Cow<'static, str>>>,
     profile: Option<ProfileClient>,
 }
 
-/// The fast path's `attributes_json`: a JSON object (or null); `None` when empty.
-fn validate_attributes(text: &str) -> Result<Option<&str>, String> {
-    let raw = serde_json::from_str::<&serde_json::value::RawValue>(text)
-        .map_err(|e| format!("on_flag_decision: `attributes_json`: {e}"))?;
-    attributes_text(Some(raw)).map_err(|e| format!("on_flag_decision: {e}"))
+/// One process's delivery pipeline and the exposures it holds and counts. Derefs to the
+/// pipeline, so `&Local` is a `&Pipeline` wherever one is asked for.
+pub(crate) struct Local {
+    pipeline: Arc<Pipeline>,
+    exposures: Arc<Exposures>,
+}
+
+impl Local {
+    fn start(config: &Arc<Config>, logger: &Logger) -> Result<Local, String> {
+        let pipeline = Arc::new(Pipeline::start(Arc::clone(config), logger.clone())?);
+        let exposures = Exposures::for_pipeline(config, logger, &pipeline);
+        Ok(Local { pipeline, exposures })
+    }
+}
+
+impl std::ops::Deref for Local {
+    type Target = Pipeline;
+    fn deref(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
+
+fn same_datafile(a: &Option<Arc<DatafileIndex>>, b: &Option<Arc<DatafileIndex>>) -> bool {
+    a.as_ref().map(Arc::as_ptr) == b.as_ref().map(Arc::as_ptr)
 }
 
 /// What a Profile API lookup returns.
@@ -71,13 +93,12 @@ impl Client {
         fork::install();
         let generation = fork::generation();
         let profile = config.profile.as_ref().map(|p| ProfileClient::new(p, &config)).transpose()?;
-        let pipeline = Pipeline::start(Arc::clone(&config), logger.clone())?;
-        logger.log(LogLevel::Info, || format!("started; endpoint {}", config.endpoint));
+        let local = Local::start(&config, &logger)?;
         Ok(Client {
             config,
             logger,
             datafile: ArcSwapOption::empty(),
-            pipeline: AtomicPtr::new(Arc::into_raw(pipeline) as *mut Pipeline),
+            local: ArcSwap::from_pointee(local),
             generation: AtomicU64::new(generation),
             rebuild: Mutex::new(()),
             last_error: Mutex::new(None),
@@ -85,14 +106,13 @@ impl Client {
         })
     }
 
-    /// The pipeline of this process; in a forked child the first call builds a fresh one.
-    fn pipeline(&self) -> &Pipeline {
+    /// This process's pipeline and exposures; in a forked child the first call builds fresh ones.
+    fn pipeline(&self) -> Guard<Arc<Local>> {
         let current = fork::generation();
         if self.generation.load(Ordering::Acquire) != current {
             self.after_fork(current);
         }
-        // Safety: pipelines are only freed by `shutdown`, which consumes the client.
-        unsafe { &*self.pipeline.load(Ordering::Acquire) }
+        self.local.load()
     }
 
     #[cold]
@@ -101,10 +121,16 @@ impl Client {
         if self.generation.load(Ordering::Acquire) == current {
             return;
         }
-        match Pipeline::start(Arc::clone(&self.config), self.logger.clone()) {
+        match Local::start(&self.config, &self.logger) {
             Ok(fresh) => {
-                // The parent's pipeline is deliberately leaked (see `fork`).
-                self.pipeline.store(Arc::into_raw(fresh) as *mut Pipeline, Ordering::Release);
+                // The parent holds and counts its own decisions; the child starts empty, and its
+                // datafile index gets counter slots of its own.
+                if let Some(index) = self.datafile.load_full() {
+                    self.datafile.store(Some(Arc::new(index.fresh_copy())));
+                }
+                // The parent's pipeline is deliberately leaked: its locks may be held by threads
+                // that do not exist in this process, so it is never dropped here (see `fork`).
+                std::mem::forget(self.local.swap(Arc::new(fresh)));
                 self.generation.store(current, Ordering::Release);
             }
             Err(e) => self.logger.log(LogLevel::Error, || format!("after fork: {e}")),
@@ -114,6 +140,10 @@ impl Client {
     /// Routes this client's log lines to the host's logger (None: stderr).
     pub fn set_log_callback(&self, callback: FlagwireLogCallback, user_data: *mut c_void) {
         self.logger.set_callback(callback, user_data);
+        if callback.is_some() {
+            // Said here rather than at init, so that it reaches the host's logger.
+            self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+        }
     }
 
     /// Records an error message for `flagwire_last_error` and for the current call's
@@ -129,16 +159,20 @@ impl Client {
     }
 
     pub fn count_invalid(&self) {
-        bump(&self.pipeline().stats.dropped_invalid);
+        bump(&self.pipeline().stats().dropped_invalid);
     }
 
     pub fn set_datafile(&self, json: &str) -> Status {
+        let pipeline = self.pipeline();
         match DatafileIndex::parse(json) {
             Ok(index) => {
                 self.logger.log(LogLevel::Info, || {
                     format!("datafile revision {:?}: {} flags", index.revision, index.flag_count())
                 });
-                self.datafile.store(Some(Arc::new(index)));
+                let index = Arc::new(index);
+                self.datafile.store(Some(Arc::clone(&index)));
+                // After the store: see `Exposures::hold`.
+                pipeline.exposures.release_with(&pipeline, &index);
                 Status::Ok
             }
             Err(e) => {
@@ -151,15 +185,15 @@ impl Client {
     pub fn on_decision(&self, notification_json: &str) -> Status {
         let pipeline = self.pipeline();
         match parse_notification(notification_json) {
-            Ok(decision) => self.handle(decision, None, None, pipeline),
+            Ok(decision) => self.handle(decision, None, None, &pipeline),
             Err(DecodeError::UnknownType(t)) => {
-                bump(&pipeline.stats.decisions);
-                bump(&pipeline.stats.skipped);
+                bump(&pipeline.stats().decisions);
+                bump(&pipeline.stats().skipped);
                 self.logger.log(LogLevel::Debug, || format!("skipped: notification type {t:?} is not handled"));
                 Status::Skipped
             }
             Err(DecodeError::Invalid(message)) => {
-                bump(&pipeline.stats.dropped_invalid);
+                bump(&pipeline.stats().dropped_invalid);
                 self.set_error(message);
                 Status::InvalidJson
             }
@@ -169,7 +203,7 @@ impl Client {
     pub fn on_flag_decision(&self, args: &FlagDecision<'_>) -> Status {
         let pipeline = self.pipeline();
         if args.user_id.is_empty() || args.flag_key.is_empty() {
-            bump(&pipeline.stats.dropped_invalid);
+            bump(&pipeline.stats().dropped_invalid);
             self.set_error("on_flag_decision: `user_id` and `flag_key` must be non-empty");
             return Status::InvalidJson;
         }
@@ -186,56 +220,117 @@ impl Client {
             decision_event_dispatched: args.decision_event_dispatched,
             source: None,
         };
-        self.handle(decision, args.attributes_json, args.at, pipeline)
+        self.handle(decision, args.attributes_json, args.at, &pipeline)
     }
 
-    /// `raw_attributes` (the fast path's unparsed JSON) is validated only for exposures: a skipped
-    /// decision never pays for it.
+    /// Attributes (the fast path's unparsed `raw_attributes`, or the notification's) are checked
+    /// only for exposures and held decisions: a skipped decision never pays for it.
     fn handle<'a>(
         &self,
-        mut decision: Decision<'a>,
+        decision: Decision<'a>,
         raw_attributes: Option<&'a str>,
         at: Option<SystemTime>,
-        pipeline: &Pipeline,
+        pipeline: &Local,
     ) -> Status {
-        bump(&pipeline.stats.decisions);
+        bump(&pipeline.stats().decisions);
         let datafile = self.datafile.load();
-        match classify(&decision, datafile.as_deref(), &self.config) {
-            Classification::Skip(reason) => {
-                bump(&pipeline.stats.skipped);
-                self.logger.log(LogLevel::Debug, || {
-                    format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
-                });
-                Status::Skipped
+        let classified = classify(&decision, datafile.as_deref(), &self.config);
+        if let Classification::Skip(reason) = classified {
+            return self.skipped(&decision, reason, pipeline);
+        }
+        let at = at.unwrap_or_else(SystemTime::now);
+        let checked;
+        let mut decision = decision;
+        if let (Some(text), true) = (raw_attributes.or(decision.attributes), self.config.include_attributes) {
+            match self.strict_attributes(text, raw_attributes.is_some(), pipeline) {
+                Ok(attributes) => checked = attributes,
+                Err(message) => {
+                    bump(&pipeline.stats().dropped_invalid);
+                    self.set_error(message);
+                    return Status::InvalidJson;
+                }
             }
-            Classification::Exposure(ids) => {
-                let at = at.unwrap_or_else(SystemTime::now);
-                if let (Some(text), true) = (raw_attributes, self.config.include_attributes) {
-                    match validate_attributes(text) {
-                        Ok(attributes) => decision.attributes = attributes,
-                        Err(message) => {
-                            bump(&pipeline.stats.dropped_invalid);
-                            self.set_error(message);
-                            return Status::InvalidJson;
-                        }
+            decision.attributes = checked.as_deref();
+        }
+        self.place(&decision, classified, &datafile, at, pipeline, 0)
+    }
+
+    /// Queues an exposure, or holds a decision on a rule the datafile does not list (the datafile
+    /// may lag the SDK: docs/design.md §4 rule 4). `attempt` bounds the re-classifications when
+    /// datafiles arrive while it is being held.
+    fn place(
+        &self,
+        decision: &Decision<'_>,
+        classified: Classification<'_>,
+        datafile: &Option<Arc<DatafileIndex>>,
+        at: SystemTime,
+        pipeline: &Local,
+        attempt: u32,
+    ) -> Status {
+        let pushed = match classified {
+            Classification::Skip(reason) => return self.skipped(decision, reason, pipeline),
+            Classification::Exposure(ids) => match pipeline.exposures.emit(pipeline, decision, &ids, at) {
+                // A repeat within the dedupe window: valid, not sent.
+                Ok(false) => return Status::Skipped,
+                pushed => pushed.map(|_| ()),
+            },
+            Classification::Unlisted => {
+                match pipeline.exposures.hold(pipeline, decision, at, || attempt < 3 && !same_datafile(&self.datafile.load(), datafile)) {
+                    Holding::Held => return Status::Ok,
+                    Holding::Full => match pipeline.exposures.fall_back(pipeline, decision, at) {
+                        Ok(false) => return Status::Skipped,
+                        pushed => pushed.map(|_| ()),
+                    },
+                    // A datafile arrived meanwhile: classify with it.
+                    Holding::Retry => {
+                        let newer = self.datafile.load();
+                        let classified = classify(decision, newer.as_deref(), &self.config);
+                        return self.place(decision, classified, &newer, at, pipeline, attempt + 1);
                     }
                 }
-                let decision = &decision;
-                bump(&pipeline.stats.exposures);
-                // The event itself is logged (debug) by the sender when it is serialized, with
-                // the messageId that is sent.
-                let packed = PackedExposure::pack(decision, &ids, &self.config, at, pipeline.spare_buffer());
-                self.push(pipeline, Queued::exposure(packed, &self.config))
             }
+        };
+        self.push_status(pushed)
+    }
+
+    fn skipped(&self, decision: &Decision<'_>, reason: &str, pipeline: &Pipeline) -> Status {
+        bump(&pipeline.stats().skipped);
+        self.logger.log(LogLevel::Debug, || {
+            format!("skipped {}/{}: {reason}", decision.flag_key.as_deref().unwrap_or("-"), decision.rule_key.as_deref().unwrap_or("-"))
+        });
+        Status::Skipped
+    }
+
+    /// Attributes as strict receivers accept them (issue 12): a member they would refuse is
+    /// dropped and counted, and the exposure still goes out; the analyst loses one attribute
+    /// value instead of the exposure. `Err` only when the text is not a JSON object at all.
+    fn strict_attributes<'t>(&self, text: &'t str, fast_path: bool, pipeline: &Pipeline) -> Result<Option<Cow<'t, str>>, String> {
+        let checked = strict_json::attributes(text).map_err(|e| {
+            if fast_path {
+                format!("on_flag_decision: `attributes_json`: {e}")
+            } else {
+                format!("notification: `attributes`: {e}")
+            }
+        })?;
+        if checked.dropped > 0 {
+            let before = pipeline.stats().dropped_attributes.fetch_add(u64::from(checked.dropped), Ordering::Relaxed);
+            let problem = checked.problem.unwrap_or_default();
+            // Logged when the count passes a power of two, so a bad value on every call cannot flood stderr.
+            if (before + u64::from(checked.dropped)).ilog2() != before.checked_ilog2().unwrap_or(u32::MAX) {
+                self.logger.log(LogLevel::Warn, || format!("{problem} (strict receivers refuse it; see stats.dropped_attributes)"));
+            }
+            self.set_error(problem);
         }
+        Ok(checked.text)
     }
 
     pub fn enqueue(&self, message_json: &str) -> Status {
         let pipeline = self.pipeline();
-        match complete_message(message_json, SystemTime::now()) {
-            Ok(message) => self.push(pipeline, Queued::json(message)),
+        let at = SystemTime::now();
+        match complete_message(message_json, at) {
+            Ok(message) => self.push(&pipeline, Queued::json(message, at)),
             Err(e) => {
-                bump(&pipeline.stats.dropped_invalid);
+                bump(&pipeline.stats().dropped_invalid);
                 self.set_error(e);
                 Status::InvalidJson
             }
@@ -243,7 +338,11 @@ impl Client {
     }
 
     fn push(&self, pipeline: &Pipeline, message: Queued) -> Status {
-        match pipeline.push(message) {
+        self.push_status(pipeline.push(message))
+    }
+
+    fn push_status(&self, pushed: Result<(), PushError>) -> Status {
+        match pushed {
             Ok(()) => Status::Ok,
             Err(PushError::QueueFull) => {
                 self.set_error("queue full: event dropped (max_queue_events / max_queue_bytes reached)");
@@ -261,7 +360,10 @@ impl Client {
     }
 
     pub fn flush(&self, timeout: Duration) -> Status {
-        if self.pipeline().flush(timeout) {
+        let pipeline = self.pipeline();
+        // Held decisions are resolved by the fallback rule, so the flush covers them too.
+        pipeline.exposures.release_all(&pipeline);
+        if pipeline.flush(timeout) {
             Status::Ok
         } else {
             self.set_error(format!("flush: deadline of {} ms passed; events stay queued", timeout.as_millis()));
@@ -271,10 +373,10 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats.to_json(pipeline.queue_depth())
+        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), pipeline.exposures.stats_json())
     }
 
-    /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
+    /// Profile API lookup (docs/design.md §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
     /// and nothing cached), INVALID_CONFIG when `profile` is not configured, INVALID_JSON for an
     /// identifier that is not `<type>:<value>`.
     pub fn profile_lookup(&self, identifier: &str, what: ProfileField) -> (Status, Option<String>) {
@@ -313,8 +415,6 @@ impl Client {
         if !stopped {
             self.logger.log(LogLevel::Warn, || "shutdown: the sender is still in a request; leaving it to finish".into());
         }
-        // Safety: the pointer came from `Arc::into_raw` and is released exactly once, here.
-        drop(unsafe { Arc::from_raw(self.pipeline.load(Ordering::Acquire) as *const Pipeline) });
         // A sender left in a hung request logs to stderr from now on, never into the host.
         self.logger.set_callback(None, std::ptr::null_mut());
         status

@@ -1,15 +1,14 @@
 //! Event mapping: decision + classification -> the serialized "Experiment Viewed" track message
-//! (DESIGN §4), and validation/completion of arbitrary Segment messages for `flagwire_enqueue`.
+//! (docs/design.md §4), and validation/completion of arbitrary Segment messages for `flagwire_enqueue`.
 //! Messages are serialized once, on the caller's thread, so their exact size is known at the call
 //! and the sender only concatenates bytes.
 
 use std::time::SystemTime;
 
-use serde_json::{Map, Value};
-
-use crate::classify::ExposureIds;
+use crate::classify::{ExposureIds, RuleType};
 use crate::config::{Config, PropertyStyle, UserIdField};
 use crate::decision::Decision;
+use crate::strict_json;
 
 const LIBRARY_CONTEXT: &str = concat!(r#"{"library":{"name":"flagwire","version":""#, env!("CARGO_PKG_VERSION"), r#""}}"#);
 
@@ -68,6 +67,7 @@ fn put_digits(buf: &mut [u8], mut v: u32) {
     }
 }
 
+#[cfg(test)]
 pub fn timestamp_string(at: SystemTime) -> String {
     let mut v = Vec::with_capacity(24);
     format_timestamp(at, &mut v);
@@ -77,6 +77,23 @@ pub fn timestamp_string(at: SystemTime) -> String {
 fn new_message_id(out: &mut Vec<u8>) {
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     out.extend_from_slice(crate::ids::uuid_v4().hyphenated().encode_lower(&mut buf).as_bytes());
+}
+
+/// The exposure's messageId when `dedupe.derive_message_ids` is on: a UUID v5 over (source,
+/// user, flag, rule, variation, dedupe window start). Every process of a fleet sending the same
+/// first exposure in the same window derives the same id, and Segment keeps one of them (it
+/// collapses repeated messageIds over about 24 hours). Strings are length-prefixed: NUL bytes and
+/// separators inside them cannot make two exposures collide.
+pub(crate) fn derived_message_id(namespace: &uuid::Uuid, fields: [&str; 4], at_ms: i64, window_ms: u64) -> uuid::Uuid {
+    let window = window_ms.max(1) as i64;
+    let window_start = at_ms.div_euclid(window) * window;
+    let mut name = Vec::with_capacity(64);
+    for f in fields {
+        name.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        name.extend_from_slice(f.as_bytes());
+    }
+    name.extend_from_slice(&window_start.to_le_bytes());
+    uuid::Uuid::new_v5(namespace, &name)
 }
 
 /// True when `s` holds a byte JSON must escape (`"`, `\\`, or a control byte). Eight bytes at a
@@ -122,7 +139,7 @@ trait Sink {
     /// One of the packed exposure's strings, whose escaped length was measured once when packed.
     fn field(&mut self, packed: &PackedExposure, i: usize);
     fn timestamp(&mut self, at_ms: i64);
-    fn message_id(&mut self);
+    fn message_id(&mut self, packed: &PackedExposure, config: &Config);
 }
 
 struct Counter(usize);
@@ -140,7 +157,7 @@ impl Sink for Counter {
     fn timestamp(&mut self, _: i64) {
         self.0 += TIMESTAMP_LEN;
     }
-    fn message_id(&mut self) {
+    fn message_id(&mut self, _: &PackedExposure, _: &Config) {
         self.0 += uuid::fmt::Hyphenated::LENGTH;
     }
 }
@@ -174,20 +191,30 @@ impl Sink for Vec<u8> {
     fn timestamp(&mut self, at_ms: i64) {
         format_timestamp_ms(at_ms, self);
     }
-    fn message_id(&mut self) {
-        new_message_id(self);
+    fn message_id(&mut self, packed: &PackedExposure, config: &Config) {
+        match (&config.message_id_namespace, &config.dedupe) {
+            (Some(namespace), Some(dedupe)) => {
+                let field = |i| packed.field(i).unwrap_or("");
+                let fields = [field(USER_ID), field(FLAG_KEY), field(RULE_KEY), field(VARIATION_KEY)];
+                let id = derived_message_id(namespace, fields, packed.at_ms(), dedupe.window_ms);
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                self.extend_from_slice(id.hyphenated().encode_lower(&mut buf).as_bytes());
+            }
+            _ => new_message_id(self),
+        }
     }
 }
 
 /// The fields of one exposure, captured on the caller's thread in a single allocation; the sender
-/// serializes it. Layout: `[at_ms: i64][enabled: u8][present: u8][ends: 7 x u32]
-/// [escaped lengths: 7 x u32]` then the strings.
+/// serializes it. Layout: `[at_ms: i64][enabled: u8][present: u8][rule type: u8][ends: 8 x u32]
+/// [escaped lengths: 8 x u32]` then the strings.
 pub struct PackedExposure {
     data: Vec<u8>,
 }
 
-const FIELDS: usize = 7;
-const ENDS: usize = 10;
+const FIELDS: usize = 8;
+const RULE_TYPE: usize = 10;
+const ENDS: usize = 11;
 const ESCAPED: usize = ENDS + 4 * FIELDS;
 const HEADER: usize = ESCAPED + 4 * FIELDS;
 const USER_ID: usize = 0;
@@ -197,6 +224,7 @@ const VARIATION_KEY: usize = 3;
 const EXPERIMENT_ID: usize = 4;
 const VARIATION_ID: usize = 5;
 const ATTRIBUTES: usize = 6;
+const EXPERIMENT_TYPE: usize = 7;
 
 impl PackedExposure {
     /// `buffer` is a recycled allocation (or a new empty Vec); its contents are replaced.
@@ -209,6 +237,7 @@ impl PackedExposure {
             d.experiment_id.as_deref().or(ids.experiment_id),
             d.variation_id.as_deref().or(ids.variation_id),
             if config.include_attributes { d.attributes } else { None },
+            ids.experiment_type,
         ];
         let at_ms = at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let mut header = [0u8; HEADER];
@@ -231,6 +260,12 @@ impl PackedExposure {
             header[ESCAPED + 4 * i..ESCAPED + 4 * i + 4].copy_from_slice(&(escaped as u32).to_le_bytes());
         }
         header[9] = present;
+        header[RULE_TYPE] = match ids.rule_type {
+            None => 0,
+            Some(RuleType::Experiment) => 1,
+            Some(RuleType::Holdout) => 2,
+            Some(RuleType::Rollout) => 3,
+        };
         let mut data = buffer;
         data.clear();
         data.reserve(HEADER + end as usize);
@@ -246,7 +281,7 @@ impl PackedExposure {
         self.data
     }
 
-    fn at_ms(&self) -> i64 {
+    pub(crate) fn at_ms(&self) -> i64 {
         i64::from_le_bytes(self.data[..8].try_into().unwrap_or([0; 8]))
     }
 
@@ -254,6 +289,15 @@ impl PackedExposure {
         match self.data[8] {
             0 => Some(false),
             1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn rule_type(&self) -> Option<RuleType> {
+        match self.data[RULE_TYPE] {
+            1 => Some(RuleType::Experiment),
+            2 => Some(RuleType::Holdout),
+            3 => Some(RuleType::Rollout),
             _ => None,
         }
     }
@@ -287,7 +331,7 @@ impl PackedExposure {
         counter.0
     }
 
-    /// Serializes the Experiment Viewed track message (DESIGN §4) into `out`.
+    /// Serializes the Experiment Viewed track message (docs/design.md §4) into `out`.
     pub fn write_to(&self, config: &Config, out: &mut Vec<u8>) {
         self.write(config, out);
     }
@@ -306,6 +350,15 @@ impl PackedExposure {
         if style != PropertyStyle::Segment {
             props.field(br#""flagKey":"#, self, FLAG_KEY);
             props.field(br#""ruleKey":"#, self, RULE_KEY);
+            if let Some(rule_type) = self.rule_type() {
+                let value: &[u8] = match rule_type {
+                    RuleType::Experiment => br#""experiment""#,
+                    RuleType::Holdout => br#""holdout""#,
+                    RuleType::Rollout => br#""rollout""#,
+                };
+                props.raw(br#""ruleType":"#, value);
+            }
+            props.field(br#""experimentType":"#, self, EXPERIMENT_TYPE);
             props.field(br#""variationKey":"#, self, VARIATION_KEY);
             if let Some(enabled) = self.enabled() {
                 props.raw(br#""enabled":"#, if enabled { b"true" } else { b"false" });
@@ -330,7 +383,7 @@ impl PackedExposure {
         out.raw(br#","timestamp":""#);
         out.timestamp(self.at_ms());
         out.raw(br#"","messageId":""#);
-        out.message_id();
+        out.message_id(self, config);
         out.raw(b"\"}");
     }
 }
@@ -368,51 +421,83 @@ pub fn experiment_viewed(d: &Decision<'_>, ids: &ExposureIds<'_>, config: &Confi
     out
 }
 
-/// Validates a Segment message as Segment's libraries do and fills `messageId`, `timestamp` and
-/// `context.library` when absent. Returns the serialized message.
+/// Validates a Segment message as Segment's libraries do, and as strictly as Segment's API parses
+/// it (`strict_json`), then fills `messageId`, `timestamp` and `context.library` when absent. The
+/// user's values are copied as written (only whitespace between tokens is removed): nothing goes
+/// through a double, so order ids and long decimals keep every digit.
 pub fn complete_message(json: &str, at: SystemTime) -> Result<Vec<u8>, String> {
-    let value: Value = serde_json::from_str(json).map_err(|e| format!("message: {e}"))?;
-    let Value::Object(mut msg) = value else {
-        return Err("message must be a JSON object".to_string());
-    };
-    let kind = match msg.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        _ => return Err("message: `type` is missing (track, identify, page, screen, group or alias)".into()),
-    };
-    let required: Option<&str> = match kind.as_str() {
+    let members = strict_json::object_members(json).map_err(|e| format!("message: {e}"))?;
+    let get = |key: &str| members.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let string = |key: &str| get(key).and_then(strict_json::string_value);
+    let kind = string("type").ok_or("message: `type` is missing (track, identify, page, screen, group or alias)")?;
+    let required: Option<&str> = match kind.as_ref() {
         "track" => Some("event"),
         "group" => Some("groupId"),
         "alias" => Some("previousId"),
         "identify" | "page" | "screen" => None,
         other => return Err(format!("message: unknown `type` {other:?}")),
     };
-    let has_id = |msg: &Map<String, Value>, key: &str| matches!(msg.get(key), Some(Value::String(s)) if !s.is_empty());
-    if !has_id(&msg, "userId") && !has_id(&msg, "anonymousId") {
+    let has_id = |key: &str| string(key).is_some_and(|s| !s.is_empty());
+    if !has_id("userId") && !has_id("anonymousId") {
         return Err("message: needs a non-empty `userId` or `anonymousId`".into());
     }
     if let Some(key) = required {
-        if !has_id(&msg, key) {
+        if !has_id(key) {
             return Err(format!("message: `{key}` is required for {kind}"));
         }
     }
     for key in ["properties", "traits", "context", "integrations"] {
-        if let Some(v) = msg.get(key) {
-            if !v.is_object() {
-                return Err(format!("message: `{key}` must be an object"));
-            }
+        if get(key).is_some_and(|v| !v.starts_with('{')) {
+            return Err(format!("message: `{key}` must be an object"));
         }
     }
-    if !has_id(&msg, "messageId") {
-        msg.insert("messageId".into(), Value::String(crate::ids::uuid_v4().to_string()));
+    let (keep_id, keep_timestamp) = (has_id("messageId"), has_id("timestamp"));
+    let library = &LIBRARY_CONTEXT[1..LIBRARY_CONTEXT.len() - 1];
+    let mut out = Vec::with_capacity(json.len() + 160);
+    out.push(b'{');
+    for (key, value) in &members {
+        if (key == "messageId" && !keep_id) || (key == "timestamp" && !keep_timestamp) {
+            continue; // replaced below
+        }
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, key.as_ref());
+        out.push(b':');
+        let context_start = out.len();
+        strict_json::write_minified(value, &mut out);
+        if key == "context" && !strict_json::object_members(value).is_ok_and(|m| m.iter().any(|(k, _)| k == "library")) {
+            out.pop(); // the closing brace
+            if out.len() > context_start + 1 {
+                out.push(b',');
+            }
+            out.extend_from_slice(library.as_bytes());
+            out.push(b'}');
+        }
     }
-    if !has_id(&msg, "timestamp") {
-        msg.insert("timestamp".into(), Value::String(timestamp_string(at)));
+    let member = |out: &mut Vec<u8>, key: &[u8]| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+    };
+    if !keep_id {
+        member(&mut out, br#""messageId":""#);
+        new_message_id(&mut out);
+        out.push(b'"');
     }
-    let context = msg.entry("context").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(ctx) = context {
-        ctx.entry("library").or_insert_with(|| serde_json::json!({"name": "flagwire", "version": crate::VERSION}));
+    if !keep_timestamp {
+        member(&mut out, br#""timestamp":""#);
+        format_timestamp(at, &mut out);
+        out.push(b'"');
     }
-    serde_json::to_vec(&msg).map_err(|e| format!("message: {e}"))
+    if get("context").is_none() {
+        member(&mut out, br#""context":"#);
+        out.extend_from_slice(LIBRARY_CONTEXT.as_bytes());
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -420,6 +505,7 @@ mod tests {
     use super::*;
     use crate::classify::{classify, Classification};
     use crate::decision::parse_notification;
+    use serde_json::Value;
     use std::time::Duration;
 
     #[test]
@@ -483,6 +569,35 @@ mod tests {
         for bad in [&b"abcdefg\""[..], b"abcdefgh\\", b"\x00", b"abcdefghijklmno\x1f"] {
             assert!(needs_escape(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rule_type_and_experiment_type_in_both_and_optimizely_styles_only() {
+        let n = r#"{"type":"flag","userId":"u","decisionInfo":{"flagKey":"f","ruleKey":"r","variationKey":"v"}}"#;
+        let d = parse_notification(n).unwrap();
+        let at = SystemTime::now();
+        for (rule_type, name) in [(RuleType::Experiment, "experiment"), (RuleType::Holdout, "holdout"), (RuleType::Rollout, "rollout")] {
+            for experiment_type in [None, Some("fr"), Some("q\"t")] {
+                let ids = ExposureIds { rule_type: Some(rule_type), experiment_type, ..ExposureIds::default() };
+                for style in [PropertyStyle::Both, PropertyStyle::Optimizely, PropertyStyle::Segment] {
+                    let cfg = Config { property_style: style, ..Config::default() };
+                    let p = PackedExposure::pack(&d, &ids, &cfg, at, Vec::new());
+                    let mut out = Vec::new();
+                    p.write_to(&cfg, &mut out);
+                    assert_eq!(p.serialized_len(&cfg), out.len());
+                    let props = serde_json::from_slice::<Value>(&out).unwrap()["properties"].clone();
+                    if style == PropertyStyle::Segment {
+                        assert!(props.get("ruleType").is_none() && props.get("experimentType").is_none(), "{props}");
+                    } else {
+                        assert_eq!(props["ruleType"], name);
+                        assert_eq!(props.get("experimentType").and_then(Value::as_str), experiment_type);
+                    }
+                }
+            }
+        }
+        // Unknown (no datafile): no ruleType at all.
+        let bytes = experiment_viewed(&d, &ExposureIds::default(), &Config::default(), at);
+        assert!(serde_json::from_slice::<Value>(&bytes).unwrap()["properties"].get("ruleType").is_none());
     }
 
     #[test]

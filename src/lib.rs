@@ -10,11 +10,16 @@ mod call_error;
 mod classify;
 mod client;
 mod config;
+mod counts;
 mod datafile;
 mod decision;
+mod dedupe;
+mod endpoint;
 mod event;
+mod exposures;
 pub mod ffi;
 mod fork;
+mod hold;
 mod ids;
 mod log;
 mod profile;
@@ -23,9 +28,16 @@ mod retry;
 mod sender;
 mod stats;
 mod status;
+mod strict_json;
 mod transport;
 
 pub use log::FlagwireLogLevel;
+/// The numeric config keys' ranges, for the integration tests (not part of the C ABI).
+#[doc(hidden)]
+pub use config::{NumericKey, NUMERIC_KEYS};
+/// The dedupe table, for its benchmark (not part of the C ABI).
+#[doc(hidden)]
+pub use dedupe::{DedupeTable, Seen};
 pub use status::FlagwireStatus;
 
 /// The crate version, also sent as `context.library.version`.

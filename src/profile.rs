@@ -1,9 +1,9 @@
-//! Segment Profile API (DESIGN §7): traits as Optimizely attributes, the canonical user id, and
+//! Segment Profile API (docs/design.md §7): traits as Optimizely attributes, the canonical user id, and
 //! the account as `$opt_bucketing_id`, for use before `decide`.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::fork;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -51,9 +52,7 @@ impl ProfileConfig {
         if self.access_token.is_empty() {
             return Err("config: `profile.access_token` is required".into());
         }
-        if self.timeout_ms == 0 || self.cache_max_entries == 0 {
-            return Err("config: `profile.timeout_ms` and `profile.cache_max_entries` must be at least 1".into());
-        }
+        // `timeout_ms`, `cache_ttl_ms` and `cache_max_entries` have ranges in config::NUMERIC_KEYS.
         crate::transport::check_endpoint(&self.endpoint, allow_insecure_http)
             .map_err(|e| format!("config: `profile.endpoint` {e}"))
     }
@@ -91,14 +90,29 @@ struct InFlight {
 
 type Key = (Kind, String);
 
-/// Segment Profile API client (DESIGN §7): lookups on the caller's thread with a short timeout,
+/// Segment Profile API client (docs/design.md §7): lookups on the caller's thread with a short timeout,
 /// through a TTL + LRU cache, one request in flight per identifier, stale answers on error, and a
 /// shared pause after a 429 so the space's 100 req/s budget is not hammered.
+///
+/// Fork safety (docs/design.md §5): connections, cache, in-flight table and pause live in a [`State`]
+/// that belongs to one process. A forked child builds its own on its first lookup, so it never
+/// reads an answer from a socket its parent also reads (the answer to another identifier), and
+/// never waits for a request that only the parent's thread will finish.
 pub struct ProfileClient {
     config: ProfileConfig,
-    agent: ureq::Agent,
+    /// The client's config, to build this process's agent (proxy, extra roots).
+    client_config: Config,
     base_url: String,
     authorization: String,
+    /// Raw `Box<State>` of this process; replaced (and the parent's leaked) in a forked child.
+    state: AtomicPtr<State>,
+}
+
+/// Everything a lookup touches that must not be shared between processes.
+struct State {
+    /// The fork generation (`fork::generation`) this state was built in.
+    generation: u64,
+    agent: ureq::Agent,
     cache: Mutex<LruCache<Key, Entry>>,
     in_flight: Mutex<HashMap<Key, Arc<InFlight>>>,
     /// No request before this instant (after a 429).
@@ -106,28 +120,106 @@ pub struct ProfileClient {
     consecutive_429: AtomicU32,
 }
 
+impl State {
+    fn new(config: &ProfileConfig, client: &Config, generation: u64) -> Result<State, String> {
+        let capacity = NonZeroUsize::new(config.cache_max_entries).unwrap_or(NonZeroUsize::MIN);
+        Ok(State {
+            generation,
+            agent: crate::transport::build_agent(client, Duration::from_millis(config.timeout_ms))?,
+            // `sparse`: entries are allocated as they arrive, never `cache_max_entries` up front.
+            cache: Mutex::new(LruCache::sparse(capacity)),
+            in_flight: Mutex::new(HashMap::new()),
+            paused_until: Mutex::new(None),
+            consecutive_429: AtomicU32::new(0),
+        })
+    }
+
+    /// After a 429 no lookup reaches the network until the pause ends: `Retry-After` if given,
+    /// else 1 s doubling per consecutive 429, capped at 60 s.
+    fn pause(&self, retry_after: Option<&str>) {
+        let n = self.consecutive_429.fetch_add(1, Ordering::Relaxed).min(6);
+        let wait = retry_after
+            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()))
+            .unwrap_or(Duration::from_secs(1 << n))
+            .min(Duration::from_secs(60));
+        *lock(&self.paused_until) = Some(Instant::now() + wait);
+    }
+}
+
 /// Characters kept literal in the identifier's value (RFC 3986 unreserved); all else is encoded.
 const VALUE_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 impl ProfileClient {
     pub fn new(config: &ProfileConfig, client: &Config) -> Result<ProfileClient, String> {
-        let agent = crate::transport::build_agent(client, Duration::from_millis(config.timeout_ms))?;
+        fork::install();
+        let state = State::new(config, client, fork::generation())?;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:", config.access_token));
-        let capacity = NonZeroUsize::new(config.cache_max_entries).unwrap_or(NonZeroUsize::MIN);
+        // The parser's normalized URL, so the HTTP client requests exactly what was checked.
+        let endpoint = crate::endpoint::parse(&config.endpoint, client.allow_insecure_http)
+            .map_err(|e| format!("config: `profile.endpoint` {e}"))?;
         Ok(ProfileClient {
-            base_url: format!(
-                "{}/v1/spaces/{}/collections/users/profiles/",
-                config.endpoint.trim_end_matches('/'),
-                utf8_percent_encode(&config.space_id, VALUE_ENCODE)
+            base_url: crate::endpoint::join(
+                &endpoint,
+                &format!("v1/spaces/{}/collections/users/profiles/", utf8_percent_encode(&config.space_id, VALUE_ENCODE)),
             ),
             authorization: format!("Basic {token}"),
-            agent,
-            cache: Mutex::new(LruCache::new(capacity)),
-            in_flight: Mutex::new(HashMap::new()),
-            paused_until: Mutex::new(None),
-            consecutive_429: AtomicU32::new(0),
+            state: AtomicPtr::new(Box::into_raw(Box::new(state))),
             config: config.clone(),
+            client_config: client.clone(),
         })
+    }
+
+    /// This process's state; in a forked child the first call builds a fresh one.
+    fn state(&self) -> Result<&State, String> {
+        let current = self.state.load(Ordering::Acquire);
+        // Safety: states are freed only by `drop`, which has `&mut self`.
+        let state = unsafe { &*current };
+        if state.generation == fork::generation() {
+            return Ok(state);
+        }
+        self.after_fork(current)
+    }
+
+    /// Builds the child's state and installs it with a compare-and-swap (no lock: a lock of the
+    /// parent's may be held by a thread that does not exist here). The parent's state is leaked,
+    /// never dropped or used: its sockets are the parent's.
+    ///
+    /// The child keeps the parent's cached answers: they are right (each process only ever read
+    /// answers on its own connections), and a pre-forking server that warmed its cache before
+    /// forking N workers would otherwise ask the Profile API N times again for each of them. The
+    /// cache is moved, not copied, and only when its lock is free: a lock held at fork time means
+    /// a thread was changing it, so the child starts empty instead. The in-flight table always
+    /// starts empty (those requests finish in the parent only); the 429 pause is kept.
+    #[cold]
+    fn after_fork(&self, parent: *mut State) -> Result<&State, String> {
+        let old = unsafe { &*parent };
+        let fresh = State::new(&self.config, &self.client_config, fork::generation())?;
+        if let Ok(paused) = old.paused_until.try_lock() {
+            *lock(&fresh.paused_until) = *paused;
+        }
+        fresh.consecutive_429.store(old.consecutive_429.load(Ordering::Relaxed), Ordering::Relaxed);
+        let fresh = Box::into_raw(Box::new(fresh));
+        match self.state.compare_exchange(parent, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                let fresh = unsafe { &*fresh };
+                // Only the thread that installed the state touches the parent's cache.
+                if let Ok(mut inherited) = old.cache.try_lock() {
+                    let mut cache = lock(&fresh.cache);
+                    let mut taken = std::mem::replace(&mut *inherited, LruCache::sparse(NonZeroUsize::MIN));
+                    // Answers this process already fetched are newer than the parent's.
+                    for (key, entry) in cache.iter().rev() {
+                        taken.put(key.clone(), entry.clone());
+                    }
+                    *cache = taken;
+                }
+                Ok(fresh)
+            }
+            Err(winner) => {
+                // Another thread of this process installed its state first; ours was never used.
+                drop(unsafe { Box::from_raw(fresh) });
+                Ok(unsafe { &*winner })
+            }
+        }
     }
 
     /// Traits (scalar values only, filtered by `traits` when set) as a JSON object, plus
@@ -144,11 +236,15 @@ impl ProfileClient {
     /// `Err` only for a malformed identifier.
     fn lookup(&self, kind: Kind, identifier: &str) -> Result<Lookup, String> {
         let path_id = encode_identifier(identifier)?;
+        let state = match self.state() {
+            Ok(state) => state,
+            Err(why) => return Ok(Lookup::Unavailable(format!("Profile API client after fork: {why}"))),
+        };
         let deadline = Instant::now() + Duration::from_millis(self.config.timeout_ms);
         let key = (kind, identifier.to_string());
         let ttl = Duration::from_millis(self.config.cache_ttl_ms);
         let stale = {
-            let mut cache = lock(&self.cache);
+            let mut cache = lock(&state.cache);
             match cache.get(&key) {
                 Some(entry) if entry.fetched.elapsed() < ttl => return Ok(answer(entry.clone())),
                 other => other.cloned(),
@@ -158,14 +254,14 @@ impl ProfileClient {
             Some(entry) => answer(entry.clone()),
             None => Lookup::Unavailable(why),
         };
-        if let Some(until) = *lock(&self.paused_until) {
+        if let Some(until) = *lock(&state.paused_until) {
             if Instant::now() < until {
                 return Ok(fail("Profile API rate limit (429): paused".into()));
             }
         }
         // One request in flight per key: the first caller fetches, the others wait for it.
         let (flight, leader) = {
-            let mut map = lock(&self.in_flight);
+            let mut map = lock(&state.in_flight);
             match map.get(&key) {
                 Some(f) => (Arc::clone(f), false),
                 None => {
@@ -176,13 +272,13 @@ impl ProfileClient {
             }
         };
         let result = if leader {
-            let result = self.fetch(kind, &path_id, deadline);
+            let result = self.fetch(state, kind, &path_id, deadline);
             if let Ok(entry) = &result {
-                lock(&self.cache).put(key.clone(), entry.clone());
+                lock(&state.cache).put(key.clone(), entry.clone());
             }
             *lock(&flight.result) = Some(result.clone());
             flight.done.notify_all();
-            lock(&self.in_flight).remove(&key);
+            lock(&state.in_flight).remove(&key);
             result
         } else {
             let mut slot = lock(&flight.result);
@@ -203,18 +299,18 @@ impl ProfileClient {
         })
     }
 
-    fn fetch(&self, kind: Kind, path_id: &str, deadline: Instant) -> Result<Entry, String> {
+    fn fetch(&self, state: &State, kind: Kind, path_id: &str, deadline: Instant) -> Result<Entry, String> {
         let value = match kind {
             Kind::UserId => {
-                let body = self.get(&format!("{path_id}/external_ids?include=user_id&limit=25"), deadline)?;
+                let body = self.get(state, &format!("{path_id}/external_ids?include=user_id&limit=25"), deadline)?;
                 body.map(|b| earliest_user_id(&b)).and_then(|id| id)
             }
-            Kind::Attributes => match self.get(&format!("{path_id}/traits?{}", self.traits_query()), deadline)? {
+            Kind::Attributes => match self.get(state, &format!("{path_id}/traits?{}", self.traits_query()), deadline)? {
                 None => None,
                 Some(traits) => {
                     let mut attributes = scalar_traits(&traits, self.config.traits.as_deref());
                     if self.config.account_bucketing {
-                        if let Some(links) = self.get(&format!("{path_id}/links?limit=20"), deadline)? {
+                        if let Some(links) = self.get(state, &format!("{path_id}/links?limit=20"), deadline)? {
                             if let Some(group) = latest_group_id(&links) {
                                 attributes.insert("$opt_bucketing_id".into(), Value::String(group));
                             }
@@ -238,12 +334,12 @@ impl ProfileClient {
     }
 
     /// One GET within the deadline: `Ok(None)` for 404, `Err` for anything that is not an answer.
-    fn get(&self, path: &str, deadline: Instant) -> Result<Option<Value>, String> {
+    fn get(&self, state: &State, path: &str, deadline: Instant) -> Result<Option<Value>, String> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err("Profile API did not answer within timeout_ms".into());
         }
-        let response = self
+        let response = state
             .agent
             .get(format!("{}{path}", self.base_url))
             .header("Authorization", &self.authorization)
@@ -256,7 +352,7 @@ impl ProfileClient {
         let status = response.status().as_u16();
         match status {
             200..=299 => {
-                self.consecutive_429.store(0, Ordering::Relaxed);
+                state.consecutive_429.store(0, Ordering::Relaxed);
                 let body = response
                     .body_mut()
                     .with_config()
@@ -268,22 +364,22 @@ impl ProfileClient {
             404 => Ok(None),
             429 => {
                 let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-                self.pause(retry_after.as_deref());
+                state.pause(retry_after.as_deref());
                 Err("Profile API rate limit (429)".into())
             }
             other => Err(format!("Profile API answered HTTP {other}")),
         }
     }
+}
 
-    /// After a 429 no lookup reaches the network until the pause ends: `Retry-After` if given,
-    /// else 1 s doubling per consecutive 429, capped at 60 s.
-    fn pause(&self, retry_after: Option<&str>) {
-        let n = self.consecutive_429.fetch_add(1, Ordering::Relaxed).min(6);
-        let wait = retry_after
-            .and_then(|v| crate::retry::parse_retry_after(v, std::time::SystemTime::now()))
-            .unwrap_or(Duration::from_secs(1 << n))
-            .min(Duration::from_secs(60));
-        *lock(&self.paused_until) = Some(Instant::now() + wait);
+impl Drop for ProfileClient {
+    fn drop(&mut self) {
+        let state = *self.state.get_mut();
+        // Safety: the pointer came from `Box::into_raw`. A state inherited from the parent (never
+        // replaced here) is leaked, as in `after_fork`: its locks and cache may be mid-change.
+        if unsafe { &*state }.generation == fork::generation() {
+            drop(unsafe { Box::from_raw(state) });
+        }
     }
 }
 

@@ -22,8 +22,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::client::FlagDecision;
 
-pub const HEADER_LEN: usize = 44;
-pub const FORMAT_FLAG_DECISION: u8 = 1;
+pub(crate) use crate::ffi::{
+    FLAGWIRE_RECORD_FORMAT_FLAG_DECISION as FORMAT_FLAG_DECISION, FLAGWIRE_RECORD_HEADER_LEN as HEADER_LEN,
+};
 const FIELDS: usize = 7;
 
 /// Why a record was refused; `offset` is where the record starts in the caller's buffer.

@@ -1,4 +1,4 @@
-//! Retry policy (DESIGN §5, Segment's 2026 rule from analytics-java 3.5.5 / analytics-node 3.1):
+//! Retry policy (docs/design.md §5, Segment's 2026 rule from analytics-java 3.5.5 / analytics-node 3.1):
 //! what to retry, how long to wait. Pure functions, so they are tested without a network.
 
 use std::time::{Duration, SystemTime};
@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use crate::transport::AttemptOutcome;
 
 /// Longest wait a server may ask for with `Retry-After`.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -31,6 +31,7 @@ pub fn judge(outcome: &AttemptOutcome, now: SystemTime) -> Verdict {
     match outcome {
         AttemptOutcome::Delivered => Verdict::Delivered,
         AttemptOutcome::Transport { .. } => Verdict::Retry { server_wait: None },
+        AttemptOutcome::BadRedirect { .. } => Verdict::GiveUp,
         AttemptOutcome::Status { code, retry_after } => {
             if is_retryable_status(*code) {
                 Verdict::Retry { server_wait: retry_after.as_deref().and_then(|v| parse_retry_after(v, now)) }

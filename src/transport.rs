@@ -1,7 +1,9 @@
-//! HTTP transport: one reused connection (ureq Agent) to `{endpoint}/v1/batch`, gzip bodies,
-//! Basic auth, and the response classified for the retry policy. No retry logic lives here.
+//! HTTP transport: a shared pool of keep-alive connections (ureq Agent) to `{endpoint}/v1/batch`,
+//! gzip bodies, Basic auth, 307/308 redirects followed, and each answer classified for the retry
+//! policy. No retry logic lives here. Safe to use from several sender workers at once.
 
 use std::io::Write;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -9,6 +11,10 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use crate::config::Config;
+use crate::endpoint;
+
+/// Hops followed for one request before giving up (Segment's libraries follow a few, too).
+const MAX_REDIRECTS: usize = 5;
 
 /// What one attempt produced, as the retry policy needs it.
 #[derive(Debug)]
@@ -18,50 +24,34 @@ pub enum AttemptOutcome {
     /// An HTTP answer that is not 2xx; `retry_after` is the raw header value, if any.
     Status { code: u16, retry_after: Option<String> },
     /// Connection refused or reset, DNS failure, TLS failure, timeout.
+    #[allow(dead_code)] // read through Debug, in logs
     Transport { message: String },
+    /// A redirect flagwire will not follow (to http from https, too many hops, bad Location).
+    #[allow(dead_code)] // read through Debug, in logs
+    BadRedirect { code: u16, why: String },
+}
+
+/// What one attempt cost.
+pub struct Attempt {
+    pub outcome: AttemptOutcome,
+    /// Bytes put on the wire (gzip'd size), every hop counted.
+    pub bytes_sent: usize,
+    /// HTTP requests made (1 plus redirect hops).
+    pub requests: u32,
 }
 
 pub struct Transport {
     agent: ureq::Agent,
-    batch_url: String,
+    /// Where batches go; a 308 (permanent) answer moves it for every later request.
+    batch_url: RwLock<String>,
     authorization: String,
     gzip: bool,
-    user_agent: String,
+    allow_insecure_http: bool,
 }
 
-/// Loopback hosts may use plain HTTP (local collectors, sidecars); anything else needs HTTPS
-/// unless `allow_insecure_http` is set, so a typo cannot leak the write key in clear text.
-pub fn check_endpoint(endpoint: &str, allow_insecure_http: bool) -> Result<(), String> {
-    let rest = if let Some(rest) = endpoint.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = endpoint.strip_prefix("http://") {
-        if !allow_insecure_http && !is_loopback_authority(rest) {
-            return Err(format!(
-                "uses plain http:// to a non-loopback host; use https:// or set `allow_insecure_http`"
-            ));
-        }
-        rest
-    } else {
-        return Err("must start with https:// (or http:// for loopback)".to_string());
-    };
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() {
-        return Err("has no host".to_string());
-    }
-    Ok(())
-}
-
-fn is_loopback_authority(rest: &str) -> bool {
-    let authority = rest.split('/').next().unwrap_or("");
-    let host = if let Some(stripped) = authority.strip_prefix('[') {
-        stripped.split(']').next().unwrap_or("")
-    } else {
-        authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(authority)
-    };
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+/// Plain `check`, kept for config validation of every endpoint key.
+pub fn check_endpoint(text: &str, allow_insecure_http: bool) -> Result<(), String> {
+    endpoint::parse(text, allow_insecure_http).map(|_| ())
 }
 
 /// Parses PEM text into certificates; at least one is required.
@@ -80,13 +70,19 @@ pub fn parse_pem_certs(pem: &str) -> Result<Vec<ureq::tls::Certificate<'static>>
     Ok(certs)
 }
 
+/// An agent with the config's TLS roots and proxy, redirects left to the caller, and up to
+/// `connections` keep-alive connections kept open.
 pub(crate) fn build_agent(config: &Config, timeout: Duration) -> Result<ureq::Agent, String> {
+    build_pooled_agent(config, timeout, 2)
+}
+
+fn build_pooled_agent(config: &Config, timeout: Duration, connections: usize) -> Result<ureq::Agent, String> {
     let mut builder = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .max_redirects(0)
-        .max_idle_connections(2)
-        .max_idle_connections_per_host(1)
+        .max_idle_connections(connections + 1)
+        .max_idle_connections_per_host(connections)
         .user_agent(format!("flagwire/{}", crate::VERSION));
     if let Some(pem) = &config.ca_certs_pem {
         // Extra roots are added to Mozilla's set rather than replacing it.
@@ -108,73 +104,96 @@ pub(crate) fn build_agent(config: &Config, timeout: Duration) -> Result<ureq::Ag
 
 impl Transport {
     pub fn new(config: &Config) -> Result<Transport, String> {
-        let agent = build_agent(config, Duration::from_millis(config.request_timeout_ms))?;
+        let base = endpoint::parse(&config.endpoint, config.allow_insecure_http)
+            .map_err(|e| format!("config: `endpoint` {e}"))?;
+        let agent = build_pooled_agent(config, Duration::from_millis(config.request_timeout_ms), config.max_in_flight)?;
         let key = base64::engine::general_purpose::STANDARD.encode(format!("{}:", config.write_key));
         Ok(Transport {
             agent,
-            batch_url: format!("{}/v1/batch", config.endpoint.trim_end_matches('/')),
+            batch_url: RwLock::new(endpoint::join(&base, "v1/batch")),
             authorization: format!("Basic {key}"),
             gzip: config.gzip,
-            user_agent: format!("flagwire/{}", crate::VERSION),
+            allow_insecure_http: config.allow_insecure_http,
         })
     }
 
-    /// Sends one request body (already the full `{"batch":[...]}` JSON). `retry_count` is the
-    /// attempt number after the first (0 on the first attempt).
-    pub fn send(&self, body: &[u8], retry_count: u32) -> (AttemptOutcome, usize) {
-        let (payload, encoded) = if self.gzip {
-            let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
-            // Writing to a Vec cannot fail.
-            let _ = enc.write_all(body);
-            (enc.finish().unwrap_or_default(), true)
-        } else {
-            (body.to_vec(), false)
-        };
-        let sent_bytes = payload.len();
+    /// The bytes that go on the wire for one request body (gzip'd when configured). Encoded once
+    /// per attempt, before the request budget is consulted, so the budget times the request itself.
+    pub fn encode(&self, body: &[u8]) -> Vec<u8> {
+        if !self.gzip {
+            return body.to_vec();
+        }
+        let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
+        // Writing to a Vec cannot fail.
+        let _ = enc.write_all(body);
+        enc.finish().unwrap_or_default()
+    }
+
+    /// Sends one encoded request body (`encode` of the full `{"batch":[...]}` JSON), following
+    /// 307/308 with the same method and body. `retry_count` is the attempt number after the first
+    /// (0 on the first).
+    pub fn send(&self, payload_ref: &[u8], retry_count: u32) -> Attempt {
+        let mut url = self.batch_url.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut attempt = Attempt { outcome: AttemptOutcome::Delivered, bytes_sent: 0, requests: 0 };
+        for hop in 0..=MAX_REDIRECTS {
+            attempt.bytes_sent += payload_ref.len();
+            attempt.requests += 1;
+            let (outcome, location) = self.post(&url, payload_ref, retry_count);
+            let code = match outcome {
+                AttemptOutcome::Status { code: code @ (307 | 308), .. } => code,
+                other => {
+                    attempt.outcome = other;
+                    return attempt;
+                }
+            };
+            let next = match location {
+                None => Err("no Location header".to_string()),
+                Some(_) if hop == MAX_REDIRECTS => Err(format!("more than {MAX_REDIRECTS} redirects")),
+                Some(location) => endpoint::redirect_target(&url, &location, self.allow_insecure_http),
+            };
+            match next {
+                Ok(next) => {
+                    url = next.to_string();
+                    if code == 308 {
+                        *self.batch_url.write().unwrap_or_else(|p| p.into_inner()) = url.clone();
+                    }
+                }
+                Err(why) => {
+                    attempt.outcome = AttemptOutcome::BadRedirect { code, why };
+                    return attempt;
+                }
+            }
+        }
+        attempt
+    }
+
+    /// One POST; the outcome and, for a redirect, its Location.
+    fn post(&self, url: &str, payload: &[u8], retry_count: u32) -> (AttemptOutcome, Option<String>) {
         let mut req = self
             .agent
-            .post(&self.batch_url)
+            .post(url)
             .header("Content-Type", "application/json")
-            .header("Authorization", &self.authorization)
-            .header("User-Agent", &self.user_agent);
-        if encoded {
+            .header("Authorization", &self.authorization);
+        if self.gzip {
             req = req.header("Content-Encoding", "gzip");
         }
         if retry_count > 0 {
             req = req.header("X-Retry-Count", &retry_count.to_string());
         }
-        let outcome = match req.send(&payload[..]) {
+        match req.send(payload) {
             Ok(mut resp) => {
                 let code = resp.status().as_u16();
-                let retry_after =
-                    resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string());
+                let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string());
+                let (retry_after, location) = (header("retry-after"), header("location"));
                 // Read (bounded) and discard the body so the connection can be reused.
                 let _ = resp.body_mut().with_config().limit(64 * 1024).read_to_vec();
                 if (200..300).contains(&code) {
-                    AttemptOutcome::Delivered
+                    (AttemptOutcome::Delivered, None)
                 } else {
-                    AttemptOutcome::Status { code, retry_after }
+                    (AttemptOutcome::Status { code, retry_after }, location)
                 }
             }
-            Err(e) => AttemptOutcome::Transport { message: e.to_string() },
-        };
-        (outcome, sent_bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoint_rules() {
-        assert!(check_endpoint("https://api.segment.io", false).is_ok());
-        assert!(check_endpoint("http://127.0.0.1:8080", false).is_ok());
-        assert!(check_endpoint("http://localhost:8080/", false).is_ok());
-        assert!(check_endpoint("http://[::1]:8080", false).is_ok());
-        assert!(check_endpoint("http://collector.internal:8080", false).is_err());
-        assert!(check_endpoint("http://collector.internal:8080", true).is_ok());
-        assert!(check_endpoint("ftp://x", true).is_err());
-        assert!(check_endpoint("https://", false).is_err());
+            Err(e) => (AttemptOutcome::Transport { message: e.to_string() }, None),
+        }
     }
 }

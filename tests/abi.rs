@@ -134,22 +134,27 @@ fn full_queue_drops_newest_without_blocking_and_keeps_the_rest() {
     let col = collector();
     // Every request hangs, so nothing drains while we fill the queue.
     col.script(vec![Step::Hang]);
-    let client = TestClient::new(&config(&col.url(), json!({"max_queue_events": 5, "batch_size": 1, "request_timeout_ms": 30000})));
+    let client = TestClient::new(&config(
+        &col.url(),
+        json!({"max_queue_events": 5, "batch_size": 1, "max_in_flight": 1, "request_timeout_ms": 30000}),
+    ));
     assert_eq!(client.flag("first", "f", Some("r"), Some("v"), true, 1, None), Status::Ok);
     assert!(wait_until(|| col.requests().len() == 1), "first batch should be in flight");
     let mut statuses = Vec::new();
     for i in 0..8 {
         statuses.push(client.flag(&format!("u{i}"), "f", Some("r"), Some("v"), true, 1, None));
     }
-    assert_eq!(statuses.iter().filter(|s| **s == Status::Ok).count(), 5, "{statuses:?}");
-    assert_eq!(&statuses[5..], &[Status::QueueFull; 3]);
+    // The bound counts everything held, the request in flight included: 1 + 4 more fit.
+    assert_eq!(statuses.iter().filter(|s| **s == Status::Ok).count(), 4, "{statuses:?}");
+    assert_eq!(&statuses[4..], &[Status::QueueFull; 4]);
     assert!(client.last_error().unwrap().contains("queue full"));
     let stats = client.stats();
-    assert_eq!(stat(&stats, "dropped_queue_full"), 3);
-    assert_eq!(stat(&stats, "enqueued"), 6);
+    assert_eq!(stat(&stats, "dropped_queue_full"), 4);
+    assert_eq!(stat(&stats, "enqueued"), 5);
+    assert_eq!(stat(&stats, "in_flight"), 1);
     // A flush cannot finish while the request hangs: TIMEOUT, nothing lost.
     assert_eq!(client.flush(200), Status::Timeout);
-    assert_eq!(stat(&client.stats(), "queue_depth"), 6);
+    assert_eq!(stat(&client.stats(), "queue_depth"), 5);
 }
 
 fn wait_until(mut f: impl FnMut() -> bool) -> bool {

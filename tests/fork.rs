@@ -1,4 +1,4 @@
-//! Fork safety with no call from the user (DESIGN §5): a child's events are delivered by its own
+//! Fork safety with no call from the user (docs/design.md §5): a child's events are delivered by its own
 //! sender, the parent's queued events by the parent only, once; no deadlock when the fork happens
 //! while the sender is inside a request. One #[test] so no other test thread runs during fork().
 
@@ -114,5 +114,32 @@ fn fork_child_and_parent_each_deliver_their_own_events_once() {
     assert_eq!(msgs.len(), 41);
     let ids: std::collections::HashSet<_> = message_ids(&msgs).into_iter().collect();
     assert_eq!(ids.len(), 41, "parent and child repeated messageIds");
+    assert_eq!(client.shutdown(5000), Status::Ok);
+
+    // 5. Fork while several of the parent's requests are in flight (slow collector): the child
+    //    never finishes or repeats them; the parent's arrive once, from the parent.
+    let slow = Collector::start(CollectorOptions { write_keys: vec![WRITE_KEY.into()], latency_ms: 600, ..Default::default() }).unwrap();
+    let client = TestClient::new(&config(&slow.url(), json!({"batch_size": 5, "flush_interval_ms": 10})));
+    for i in 0..20 {
+        assert_eq!(client.flag(&format!("p5-{i}"), "f", Some("r"), Some("v"), true, 1, None), Status::Ok);
+        std::thread::sleep(Duration::from_millis(12));
+    }
+    for _ in 0..200 {
+        if slow.in_flight() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(slow.in_flight() >= 3, "several parent requests in flight: {}", slow.in_flight());
+    let status = in_child(|| {
+        let fresh = stat(&client.stats(), "in_flight") == 0 && stat(&client.stats(), "enqueued") == 0;
+        fresh && send(&client, "c5-", 7) && client.flush(10_000) == Status::Ok && stat(&client.stats(), "delivered") == 7
+    });
+    assert_eq!(status, 0, "child failed (status {status})");
+    assert_eq!(client.flush(10_000), Status::Ok);
+    let counts = user_counts(&slow);
+    assert_eq!(counts.len(), 27, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+    assert_eq!(stat(&client.stats(), "delivered"), 20);
     assert_eq!(client.shutdown(5000), Status::Ok);
 }

@@ -1,4 +1,4 @@
-//! Profile API (DESIGN §7) against the collector's fixture profiles over real HTTP: attributes,
+//! Profile API (docs/design.md §7) against the collector's fixture profiles over real HTTP: attributes,
 //! canonical user id, account bucketing, cache, single flight, timeouts, stale answers, 429 pause.
 
 mod common;
@@ -105,7 +105,7 @@ fn a_slow_api_never_blocks_past_the_timeout_and_stale_entries_are_served() {
     let (st, value) = client.profile_attributes("user_id:u1");
     let took = started.elapsed();
     assert_eq!((st, value), (Status::Unavailable, None));
-    assert!(took < Duration::from_millis(400), "lookup took {took:?}");
+    assert!(took < Duration::from_millis(200) + DEADLINE_SLACK, "lookup took {took:?}");
     // A good answer is cached; after the TTL a failing API gets the stale entry instead.
     assert_eq!(client.profile_attributes("user_id:u1").0, Status::Ok);
     std::thread::sleep(Duration::from_millis(150));

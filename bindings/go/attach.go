@@ -56,11 +56,6 @@ func (c *Client) Attach(oc *client.OptimizelyClient) (detach func(), err error) 
 	if oc == nil {
 		return nil, errors.New("flagwire: Attach: nil OptimizelyClient")
 	}
-	if _, ok := c.acquire(); !ok {
-		return nil, ErrClosed
-	}
-	c.release()
-
 	center := oc.GetNotificationCenter()
 	keys := []any{oc}
 	if center != nil && reflect.TypeOf(center).Comparable() {
@@ -163,14 +158,12 @@ func (a *attachment) push() error {
 func (a *attachment) pushUpdate() {
 	defer func() {
 		if r := recover(); r != nil {
-			a.c.handlerPanics.Add(1)
+			a.c.report.panics.Add(1)
 		}
 	}()
 	if err := a.push(); err != nil && !errors.Is(err, ErrClosed) {
-		a.c.datafileErrors.Add(1)
-		if a.c.onError != nil {
-			a.c.onError(fmt.Errorf("flagwire: datafile update refused: %w", err))
-		}
+		a.c.report.datafileErrors.Add(1)
+		a.c.report.tell(fmt.Errorf("flagwire: datafile update refused: %w", err))
 	}
 }
 

@@ -267,6 +267,24 @@ func BenchmarkExperimentViewed(b *testing.B) {
 	}
 }
 
+// BenchmarkDeliveryAtLatency: the burst of BenchmarkExperimentViewed with the collector
+// answering each request after 0, 20, 50 or 200 ms (+10% jitter), as Segment is seen from a
+// server: delivered events/s end to end, and the caller's cost while the sender waits on the
+// network. bench.sh runs it with fewer events per run (LAT_EVENTS): analytics-go sends one
+// batch at a time, 250 events per round trip.
+func BenchmarkDeliveryAtLatency(b *testing.B) {
+	for _, ms := range []int{0, 20, 50, 200} {
+		for _, s := range sinks {
+			b.Run(fmt.Sprintf("%dms/%s", ms, s.name), func(b *testing.B) {
+				resetCollector(b)
+				setLatency(b, ms, ms/10)
+				defer setLatency(b, 0, 0)
+				measure(b, s.make(b), false)
+			})
+		}
+	}
+}
+
 // BenchmarkExperimentViewedParallel: GOMAXPROCS goroutines call the handler concurrently, as
 // concurrent decide() calls do.
 func BenchmarkExperimentViewedParallel(b *testing.B) {

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// Version returns the library's version, e.g. "0.1.0".
+// Version returns the library's version, e.g. "0.2.0".
 func Version() string { return cVersion() }
 
 var (
@@ -29,35 +30,22 @@ func checkABI() error {
 	return abiErr
 }
 
-// handle guards the C pointer. Calls hold the read lock for their duration; Close takes the
-// write lock, so it never frees the client under a running call. Calls use TryRLock: while a
-// Close is pending they fail fast with ErrClosed instead of waiting, so a decision never blocks
-// behind a shutdown.
-type handle struct {
-	mu  sync.RWMutex
-	ptr cptr // nil once closed
-}
-
 // Client turns Optimizely decisions into Segment "Experiment Viewed" events. It owns a queue
 // and a background sender thread in the library. All methods are safe for concurrent use;
 // Close it when done (Close also detaches it from every Optimizely client).
 type Client struct {
 	h                 *handle
 	includeAttributes bool
-	hasDatafile       atomic.Bool
-	onError           func(error)
-
-	handlerErrors  atomic.Uint64
-	handlerPanics  atomic.Uint64
-	datafileErrors atomic.Uint64
+	report            *handlerReport
 
 	attachMu sync.Mutex
 	attached map[any]*attachment
 	closing  bool // under attachMu: Close has started; Attach refuses
 }
 
-// New checks the library's ABI version (once per process), validates cfg and starts a client.
-// An invalid config returns an *Error with StatusInvalidConfig whose message names the key.
+// New checks the library's ABI version (once per process), validates cfg and starts a client
+// whose log lines go to cfg.Logger (default slog.Default()). An invalid config returns an
+// *Error with StatusInvalidConfig whose message names the key.
 func New(cfg Config) (*Client, error) {
 	if err := checkABI(); err != nil {
 		return nil, err
@@ -70,52 +58,53 @@ func New(cfg Config) (*Client, error) {
 	if st != StatusOK {
 		return nil, &Error{Status: st, Message: msg}
 	}
+	// The handle keeps the route (not the Client) reachable for the library's threads; it is
+	// deleted after flagwire_shutdown, when the library no longer calls back.
+	log := cgo.NewHandle(&logRoute{logger: cfg.Logger})
+	report := &handlerReport{onError: cfg.OnError}
+	h := &handle{ptr: p, log: log, decisions: newDecisionBuffer(report)}
+	go h.decisions.run(h)
+	if st := cRouteLog(p, log); st != StatusOK {
+		h.close(0)
+		return nil, &Error{Status: st, Message: "flagwire_set_log_callback failed"}
+	}
 	c := &Client{
-		h:                 &handle{ptr: p},
+		h:                 h,
 		includeAttributes: cfg.IncludeAttributes == nil || *cfg.IncludeAttributes,
-		onError:           cfg.OnError,
+		report:            report,
 		attached:          map[any]*attachment{},
 	}
-	// A Client that is dropped without Close still stops its sender thread. The cleanup holds
-	// only the handle, never the Client. Events still queued then get 2 s to be delivered.
-	runtime.AddCleanup(c, func(h *handle) {
-		h.mu.Lock()
-		p := h.ptr
-		h.ptr = nil
-		h.mu.Unlock()
-		if p != nil {
-			go cShutdown(p, 2000)
-		}
-	}, c.h)
+	// A Client that is dropped without Close still hands its buffered decisions over and stops
+	// the library's sender thread. The cleanup holds only the handle, never the Client. Events
+	// still queued then get 2 s to be delivered.
+	runtime.AddCleanup(c, func(h *handle) { go h.close(2000) }, h)
 	return c, nil
 }
 
-// acquire returns the live pointer with the read lock held, or false (closed or closing).
-func (c *Client) acquire() (cptr, bool) {
-	if !c.h.mu.TryRLock() {
-		return nil, false
-	}
-	if c.h.ptr == nil {
-		c.h.mu.RUnlock()
-		return nil, false
-	}
-	return c.h.ptr, true
+// handlerReport counts what the decision handler meets and passes errors to Config.OnError.
+// The hand-over goroutine uses it too, so it is not part of the Client.
+type handlerReport struct {
+	errors, panics, datafileErrors atomic.Uint64
+	onError                        func(error)
 }
 
-func (c *Client) release() { c.h.mu.RUnlock() }
+// fail counts err as a handler error and passes it to OnError.
+func (r *handlerReport) fail(err error) {
+	r.errors.Add(1)
+	r.tell(err)
+}
 
-// errorFor turns a status into an error. For statuses whose detail matters (invalid input, an
-// internal error) the message is the client's last error text; the others use the sentinels.
-func (c *Client) errorFor(p cptr, st Status) error {
-	switch st {
-	case StatusOK, StatusSkipped:
-		return nil
-	case StatusNullArgument, StatusInvalidUTF8, StatusInvalidJSON, StatusInvalidConfig, StatusPanic:
-		if msg, ok := cLastError(p); ok && msg != "" {
-			return &Error{Status: st, Message: msg}
-		}
+// tell passes err to OnError; a panicking OnError is counted, never propagated.
+func (r *handlerReport) tell(err error) {
+	if r.onError == nil {
+		return
 	}
-	return sentinelFor(st)
+	defer func() {
+		if recover() != nil {
+			r.panics.Add(1)
+		}
+	}()
+	r.onError(err)
 }
 
 // millis converts a timeout for the C ABI: rounded up to whole milliseconds, clamped to uint32.
@@ -133,30 +122,18 @@ func millis(d time.Duration) uint32 {
 	return uint32(ms)
 }
 
-// nulTerminated copies s into a new byte slice with a trailing NUL.
-func nulTerminated(s string) []byte {
-	b := make([]byte, len(s)+1)
-	copy(b, s)
-	return b
-}
-
 // SetDatafile gives the library the Optimizely datafile (JSON text), so it classifies rules
-// by flag (experiment vs delivery) and fills experiment and variation ids. Attach does this for
-// you, on attach and on every config update. An invalid datafile returns an error wrapping
-// ErrInvalidJSON and the previous one is kept.
+// by flag (experiment vs delivery) and fills experiment and variation ids a decision lacks.
+// Attach does this for you, on attach and on every config update. An invalid datafile returns
+// an error wrapping ErrInvalidJSON and the previous one is kept.
+//
+// Decisions buffered before the call are handed over first, so they are classified with the
+// datafile they were made under.
 func (c *Client) SetDatafile(datafile string) error {
-	buf := nulTerminated(datafile)
-	p, ok := c.acquire()
-	if !ok {
-		return ErrClosed
-	}
-	st := cSetDatafile(p, buf)
-	err := c.errorFor(p, st)
-	c.release()
-	runtime.KeepAlive(c)
-	if err == nil {
-		c.hasDatafile.Store(true)
-	}
+	c.h.decisions.handOver(c.h)
+	s := getScratch()
+	defer s.release()
+	_, err := c.call(s, func(p cptr) Status { return cSetDatafileJSON(p, s, datafile) })
 	return err
 }
 
@@ -174,16 +151,9 @@ func (c *Client) Enqueue(message map[string]any) error {
 
 // EnqueueJSON is Enqueue for a message already encoded as a JSON object.
 func (c *Client) EnqueueJSON(message []byte) error {
-	buf := make([]byte, len(message)+1)
-	copy(buf, message)
-	p, ok := c.acquire()
-	if !ok {
-		return ErrClosed
-	}
-	st := cEnqueue(p, buf)
-	err := c.errorFor(p, st)
-	c.release()
-	runtime.KeepAlive(c)
+	s := getScratch()
+	defer s.release()
+	_, err := c.call(s, func(p cptr) Status { return cEnqueueJSON(p, s, message) })
 	return err
 }
 
@@ -191,14 +161,11 @@ func (c *Client) EnqueueJSON(message []byte) error {
 // At the deadline it returns an error matching ErrTimeout; nothing is lost, events stay queued.
 // It blocks only the calling goroutine.
 func (c *Client) Flush(timeout time.Duration) error {
-	p, ok := c.acquire()
-	if !ok {
-		return ErrClosed
-	}
-	st := cFlush(p, millis(timeout))
-	err := c.errorFor(p, st)
-	c.release()
-	runtime.KeepAlive(c)
+	c.h.decisions.handOver(c.h)
+	s := getScratch()
+	defer s.release()
+	ms := millis(timeout)
+	_, err := c.call(s, func(p cptr) Status { return cFlush(p, ms) })
 	return err
 }
 
@@ -209,19 +176,15 @@ func (c *Client) Flush(timeout time.Duration) error {
 // starts while a Flush runs waits for that Flush first.
 func (c *Client) Close(timeout time.Duration) error {
 	c.detachAll()
-	c.h.mu.Lock()
-	p := c.h.ptr
-	c.h.ptr = nil
-	c.h.mu.Unlock() // calls that start now see nil; none is running
-	if p == nil {
+	st, ok := c.h.close(millis(timeout))
+	runtime.KeepAlive(c)
+	if !ok {
 		return ErrClosed
 	}
-	st := cShutdown(p, millis(timeout))
-	runtime.KeepAlive(c)
 	return sentinelFor(st)
 }
 
-// Stats are the library's counters since the client started (DESIGN §6), plus the Go
+// Stats are the library's counters since the client started (docs/design.md §6), plus the Go
 // handler's own. Once flushed: Enqueued == Delivered + Failed.
 type Stats struct {
 	Decisions        uint64 `json:"decisions"`          // valid notifications seen
@@ -236,7 +199,21 @@ type Stats struct {
 	Retries          uint64 `json:"retries"`
 	Batches          uint64 `json:"batches"`
 	BytesSent        uint64 `json:"bytes_sent"`
-	QueueDepth       uint64 `json:"queue_depth"`
+	Requests         uint64 `json:"requests"`    // HTTP requests: attempts, split parts, redirect hops
+	Isolated         uint64 `json:"isolated"`    // failed alone after their batch was refused and split
+	QueueDepth       uint64 `json:"queue_depth"` // events held: enqueued, not yet delivered or failed
+	InFlight         uint64 `json:"in_flight"`   // batches being sent or waiting to be retried
+
+	// Classification (docs/design.md §4, §6).
+	HoldoutExposures       uint64          `json:"holdout_exposures"`        // holdout events (also in Exposures)
+	Held                   uint64          `json:"held"`                     // decisions held: their rule not in the datafile yet
+	ReleasedByDatafile     uint64          `json:"released_by_datafile"`     // ... resolved by the next datafile
+	ReleasedByTimeout      uint64          `json:"released_by_timeout"`      // ... by the no-datafile rule after hold_timeout_ms
+	ReleasedByFlush        uint64          `json:"released_by_flush"`        // ... by the no-datafile rule at flush or close
+	HeldNow                uint64          `json:"held_now"`                 // held right now
+	HoldFull               uint64          `json:"hold_full"`                // resolved at once: the hold was full
+	ExposuresByVariation   []ExposureCount `json:"exposures_by_variation"`   // per (flag, rule, variation)
+	ExposureCountsOverflow uint64          `json:"exposure_counts_overflow"` // exposures past max_exposure_counters
 
 	// Go side.
 	HandlerErrors  uint64 `json:"handler_errors"`  // decision handler calls that returned an error
@@ -244,24 +221,28 @@ type Stats struct {
 	DatafileErrors uint64 `json:"datafile_errors"` // config updates whose datafile was refused
 }
 
-// Stats returns the current counters.
+// ExposureCount is one (flag, rule, variation)'s exposures since init: a sample for metrics.
+type ExposureCount struct {
+	FlagKey      string `json:"flag_key"`
+	RuleKey      string `json:"rule_key"`
+	VariationKey string `json:"variation_key"`
+	Exposures    uint64 `json:"exposures"`
+}
+
+// Stats returns the current counters, with every decision made before the call counted.
 func (c *Client) Stats() (Stats, error) {
-	p, ok := c.acquire()
-	if !ok {
-		return Stats{}, ErrClosed
+	c.h.decisions.handOver(c.h)
+	s := getScratch()
+	defer s.release()
+	var st Stats
+	if _, err := c.call(s, func(p cptr) Status { return cStats(p, s) }); err != nil {
+		return st, err
 	}
-	js, got := cStats(p)
-	c.release()
-	runtime.KeepAlive(c)
-	var s Stats
-	if !got {
-		return s, &Error{Status: StatusPanic, Message: "flagwire_stats returned NULL"}
+	if err := json.Unmarshal([]byte(takeString(&s.valOut)), &st); err != nil {
+		return st, &Error{Status: StatusInvalidJSON, Message: "stats: " + err.Error()}
 	}
-	if err := json.Unmarshal([]byte(js), &s); err != nil {
-		return s, &Error{Status: StatusInvalidJSON, Message: "stats: " + err.Error()}
-	}
-	s.HandlerErrors = c.handlerErrors.Load()
-	s.HandlerPanics = c.handlerPanics.Load()
-	s.DatafileErrors = c.datafileErrors.Load()
-	return s, nil
+	st.HandlerErrors = c.report.errors.Load()
+	st.HandlerPanics = c.report.panics.Load()
+	st.DatafileErrors = c.report.datafileErrors.Load()
+	return st, nil
 }

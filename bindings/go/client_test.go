@@ -3,8 +3,8 @@ package flagwire_test
 import (
 	"errors"
 	"reflect"
-	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +17,7 @@ func TestVersion(t *testing.T) {
 	if v := flagwire.Version(); v == "" || strings.Count(v, ".") != 2 {
 		t.Fatalf("Version() = %q", v)
 	}
-	if flagwire.ABIVersion != 1 {
+	if flagwire.ABIVersion != 2 || flagwire.Version() != "0.2.0" {
 		t.Fatal("ABIVersion")
 	}
 }
@@ -137,18 +137,23 @@ func TestHandlerNeverPanicsAndCountsErrors(t *testing.T) {
 			}
 		}
 	})
-	c.OnDecision(notification.DecisionNotification{Type: notification.Flag})                 // no info at all
 	c.OnDecision(flagNotification("u", nil, map[string]any{"flagKey": 42}))                  // wrong type
 	c.OnDecision(flagNotification("u", map[string]any{"ch": make(chan int)}, map[string]any{ // unencodable
 		"flagKey": "f", "ruleKey": "r", "variationKey": "v"}))
+	c.OnDecision(flagNotification("u\xff", nil, map[string]any{"flagKey": "f"})) // not UTF-8
+	// No info at all: a buffered record the library refuses (empty flag key), counted there.
+	c.OnDecision(notification.DecisionNotification{Type: notification.Flag})
 	// A type this library does not know (a future SDK's) is skipped, not an error.
 	c.OnDecision(notification.DecisionNotification{Type: "no-such-type", DecisionInfo: map[string]any{}})
 	st, err := c.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.HandlerErrors != 3 || st.HandlerPanics != 1 || len(seen) != 3 || st.Skipped != 1 {
+	if st.HandlerErrors != 3 || st.HandlerPanics != 1 || len(seen) != 3 || st.Skipped != 1 || st.DroppedInvalid != 3 {
 		t.Fatalf("stats %+v, errors %v", st, seen)
+	}
+	if !errors.Is(seen[2], flagwire.ErrInvalidUTF8) || !strings.Contains(seen[2].Error(), "user_id") {
+		t.Fatalf("invalid UTF-8: %v", seen[2])
 	}
 }
 
@@ -160,19 +165,9 @@ func TestAttributesAreEncodedExactly(t *testing.T) {
 		"int": 7, "int64": int64(-9007199254740993), "float": 0.1, "big": 1e21, "small": 1e-7,
 		"bool": false, "nil": nil, "nested": map[string]any{"k": []any{1, "two"}},
 	}
-	queued, err := c.HandleDecision(flagNotification("u-attrs", attrs, map[string]any{
+	m := handleOne(t, c, flagNotification("u-attrs", attrs, map[string]any{
 		"flagKey": "f", "ruleKey": "r", "variationKey": "v", "enabled": true, "decisionEventDispatched": true}))
-	if !queued || err != nil {
-		t.Fatalf("HandleDecision = %v, %v", queued, err)
-	}
-	if err := c.Flush(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	msgs := collectorMessages(t)
-	if len(msgs) != 1 {
-		t.Fatalf("messages %v", msgs)
-	}
-	got := props(msgs[0])["userAttributes"]
+	got := props(m)["userAttributes"]
 	want := normalize(t, attrs) // encoding/json's rendering, incl. U+FFFD for invalid UTF-8
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("userAttributes\n got %#v\nwant %#v", got, want)
@@ -211,20 +206,28 @@ func TestPropertyStyleAndAttributesConfig(t *testing.T) {
 	}
 }
 
-// A Client dropped without Close is shut down by its cleanup; under GOGC=1 this also checks
-// that no call reads a freed handle.
-func TestUnclosedClientIsCleanedUp(t *testing.T) {
-	for i := 0; i < 20; i++ {
-		c, err := flagwire.New(flagwire.Config{WriteKey: writeKey, Endpoint: collectorURL, LogLevel: "off"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = c.HandleDecision(flagNotification("gc", nil, map[string]any{"flagKey": "f", "ruleKey": "", "variationKey": ""}))
-		if _, err := c.Stats(); err != nil {
-			t.Fatal(err)
-		}
-		runtime.GC()
+// Each call gets its own error message (ABI 2's out_error), even with other calls failing on
+// other goroutines at the same time: no shared "last error" to overwrite.
+func TestErrorMessagesArePerCall(t *testing.T) {
+	c := newClient(t, nil)
+	cases := []struct{ message, key string }{
+		{`{"type":"track","userId":"u"}`, "`event` is required"},
+		{`{"type":"alias","userId":"u"}`, "`previousId` is required"},
 	}
-	runtime.GC()
-	time.Sleep(50 * time.Millisecond)
+	var wg sync.WaitGroup
+	for _, tc := range cases {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				err := c.EnqueueJSON([]byte(tc.message))
+				var fe *flagwire.Error
+				if !errors.As(err, &fe) || fe.Status != flagwire.StatusInvalidJSON || !strings.Contains(fe.Message, tc.key) {
+					t.Errorf("%s: %v, want INVALID_JSON naming %s", tc.message, err, tc.key)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

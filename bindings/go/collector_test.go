@@ -148,3 +148,9 @@ func waitCollector(t testing.TB, n int, timeout time.Duration) int {
 func scriptCollector(t testing.TB, steps ...map[string]any) {
 	ctl(t, "POST", "/_test/script", map[string]any{"steps": steps}, nil)
 }
+
+// setLatency makes the collector answer each Segment request after latencyMS plus up to
+// jitterMS (uniform), as Segment seen over the internet; 0, 0 turns it off. Reset keeps it.
+func setLatency(t testing.TB, latencyMS, jitterMS int) {
+	ctl(t, "POST", "/_test/latency", map[string]any{"latency_ms": latencyMS, "jitter_ms": jitterMS}, nil)
+}

@@ -1,8 +1,11 @@
 package flagwire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"log/slog"
+)
 
-// Config is the library's configuration (DESIGN §3). It marshals to exactly the JSON object
+// Config is the library's configuration (docs/design.md §3). It marshals to exactly the JSON object
 // flagwire_init takes: every field is omitted when zero, and the library then applies its
 // default. Options whose default is true, and MaxRetries (where 0 means "no retries"), are
 // pointers: nil = default; set them with Bool / Int.
@@ -12,14 +15,21 @@ type Config struct {
 	// Endpoint is the base URL; "/v1/batch" is appended. Default https://api.segment.io.
 	// EU: https://events.eu1.segmentapis.com. Any Segment-compatible collector works.
 	Endpoint string `json:"endpoint,omitempty"`
-	// BatchSize: messages per request, 1..2500. Default 100.
+	// BatchSize: a batch may leave once it holds this many messages, 1..2500; with more
+	// waiting it fills up to 500,000 bytes / 2,500 messages. Default 250.
 	BatchSize int `json:"batch_size,omitempty"`
-	// FlushIntervalMS: the longest time an event waits before a send starts. Default 1000.
+	// FlushIntervalMS: the longest time the oldest waiting event waits before its batch may
+	// leave. Default 1000.
 	FlushIntervalMS int `json:"flush_interval_ms,omitempty"`
-	// MaxQueueEvents bounds the queue by count. Default 10000.
+	// MaxQueueEvents bounds the events held (waiting, being batched, in flight). Default 200000.
 	MaxQueueEvents int `json:"max_queue_events,omitempty"`
-	// MaxQueueBytes bounds the queue by serialized size. Default 16 MiB.
+	// MaxQueueBytes bounds their serialized size likewise. Default 64 MiB.
 	MaxQueueBytes int64 `json:"max_queue_bytes,omitempty"`
+	// MaxInFlight: requests in flight at once, 1..64. Default 40.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// MaxRequestsPerSecond: the request budget, 1..100000; under pressure batches grow instead
+	// of requests multiplying. Default 200.
+	MaxRequestsPerSecond int `json:"max_requests_per_second,omitempty"`
 	// MaxRetries: attempts after the first, per batch. nil = 10; Int(0) = no retries.
 	MaxRetries *int `json:"max_retries,omitempty"`
 	// BackoffBaseMS / BackoffMaxMS: exponential backoff with full jitter. Defaults 100 / 10000.
@@ -38,6 +48,16 @@ type Config struct {
 	IncludeAttributes *bool `json:"include_attributes,omitempty"`
 	// IncludeRollouts also emits events for delivery (rollout) rules. Default false.
 	IncludeRollouts bool `json:"include_rollouts,omitempty"`
+	// IncludeHoldouts emits events for holdout decisions (ruleType "holdout"). nil = true.
+	IncludeHoldouts *bool `json:"include_holdouts,omitempty"`
+	// HoldMaxEvents / HoldMaxBytes bound the decisions held while the datafile does not list
+	// their rule (docs/design.md §4 rule 4). nil = 1000 / 1 MiB; Int(0) = never hold.
+	HoldMaxEvents *int `json:"hold_max_events,omitempty"`
+	HoldMaxBytes  *int `json:"hold_max_bytes,omitempty"`
+	// HoldTimeoutMS: a held decision then falls back to the no-datafile rule. Default 5000.
+	HoldTimeoutMS int `json:"hold_timeout_ms,omitempty"`
+	// MaxExposureCounters bounds Stats.ExposuresByVariation. nil = 10000; Int(0) = none.
+	MaxExposureCounters *int `json:"max_exposure_counters,omitempty"`
 	// UserIDField: "userId" (default) or "anonymousId": where the Optimizely user id goes.
 	UserIDField string `json:"user_id_field,omitempty"`
 	// HonorDisableDecisionEvent: a decision made with DISABLE_DECISION_EVENT is not an exposure.
@@ -49,19 +69,29 @@ type Config struct {
 	Proxy string `json:"proxy,omitempty"`
 	// CACertsPEM: extra trusted root certificates, PEM text. Default none.
 	CACertsPEM string `json:"ca_certs_pem,omitempty"`
-	// LogLevel: "off", "error", "warn" (default), "info", "debug"; the library logs to stderr.
+	// LogLevel: "off", "error", "warn" (default), "info", "debug": the lines the library
+	// produces. They go to Logger.
 	LogLevel string `json:"log_level,omitempty"`
-	// Profile configures the Segment Profile API (DESIGN §7), used by ProfileAttributes and
+	// Profile configures the Segment Profile API (docs/design.md §7), used by ProfileAttributes and
 	// ProfileUserID. nil: no Profile API (those return ErrInvalidConfig).
 	Profile *ProfileConfig `json:"profile,omitempty"`
 
+	// Logger receives the library's log lines (docs/design.md §2.4) at the slog level of their
+	// severity, with the attribute component=flagwire; the logger's own level filters them
+	// too. nil: slog.Default() at each line. Lines come from the library's sender thread and
+	// from calls such as Profile API lookups, possibly concurrently. Not sent to the library.
+	Logger *slog.Logger `json:"-"`
+
 	// OnError, when set, is called with every error the decision handler (OnDecision, and so
-	// Attach) meets: queue full, message too large, closed client, a refused datafile.
-	// It runs on the goroutine that called decide; keep it fast. Not sent to the library.
+	// Attach) meets on the caller's goroutine: a closed client, attributes that cannot be
+	// encoded, the library's error for a decision handed over at once (legacy types, strings
+	// that are not UTF-8, a full buffer), a refused datafile update. What becomes of buffered
+	// decisions in the library (queue full, too large) is counted in Stats, not reported here.
+	// Keep it fast; a panic in it is recovered and counted. Not sent to the library.
 	OnError func(error) `json:"-"`
 }
 
-// ProfileConfig is the "profile" object of the config (DESIGN §7). Zero values mean the
+// ProfileConfig is the "profile" object of the config (docs/design.md §7). Zero values mean the
 // library's defaults.
 type ProfileConfig struct {
 	// SpaceID of the Unify space (Unify settings > API access). Required.
@@ -89,7 +119,7 @@ type ProfileConfig struct {
 // Bool returns a pointer to v, for the *bool options of Config.
 func Bool(v bool) *bool { return &v }
 
-// Int returns a pointer to v, for Config.MaxRetries.
+// Int returns a pointer to v, for the *int options of Config.
 func Int(v int) *int { return &v }
 
 // JSON returns the config object exactly as it is given to the library.

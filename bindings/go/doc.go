@@ -17,5 +17,8 @@
 //
 // Only experiment exposures become events: the core classifies each decision by flag from the
 // datafile (experiment vs delivery rule) and skips decisions made with DISABLE_DECISION_EVENT.
-// Every method is safe for concurrent use; the handler never blocks and never panics into the SDK.
+// The binding only converts (docs/design.md §8): each flag decision becomes one decision
+// record, handed to the core in batches off the SDK's goroutine. The core's log lines go to
+// log/slog (Config.Logger). Every method is safe for concurrent use; the handler never blocks
+// and never panics into the SDK.
 package flagwire

@@ -5,7 +5,8 @@ import (
 	"strconv"
 )
 
-// Status is a flagwire C ABI status (FlagwireStatus in include/flagwire.h). The numbers are stable.
+// Status is a flagwire C ABI status (FlagwireStatus in include/flagwire.h, docs/design.md §2.6).
+// The numbers are stable; capi.go checks them against the header at compile time.
 type Status int32
 
 const (
@@ -22,11 +23,14 @@ const (
 	StatusPanic         Status = 10 // an internal bug was caught at the boundary
 	StatusNotFound      Status = 11 // Profile API: no such profile
 	StatusUnavailable   Status = 12 // Profile API: error or timeout, nothing cached
+	// StatusInvalidArgument: a malformed decision record (lengths that do not add up, an
+	// unknown format). ABI 2; a bug in this package if it ever comes back.
+	StatusInvalidArgument Status = 13
 )
 
 var statusNames = [...]string{
 	"OK", "SKIPPED", "NULL_ARGUMENT", "INVALID_UTF8", "INVALID_JSON", "INVALID_CONFIG",
-	"QUEUE_FULL", "TOO_LARGE", "CLOSED", "TIMEOUT", "PANIC", "NOT_FOUND", "UNAVAILABLE",
+	"QUEUE_FULL", "TOO_LARGE", "CLOSED", "TIMEOUT", "PANIC", "NOT_FOUND", "UNAVAILABLE", "INVALID_ARGUMENT",
 }
 
 var statusText = [...]string{
@@ -43,6 +47,7 @@ var statusText = [...]string{
 	"internal error caught at the library boundary",
 	"profile not found",
 	"profile unavailable",
+	"malformed argument",
 }
 
 // String returns the C name without the prefix, e.g. "QUEUE_FULL".
@@ -77,17 +82,18 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels, one per error status, for errors.Is. They carry no message.
 var (
-	ErrNullArgument  = &Error{Status: StatusNullArgument}
-	ErrInvalidUTF8   = &Error{Status: StatusInvalidUTF8}
-	ErrInvalidJSON   = &Error{Status: StatusInvalidJSON}
-	ErrInvalidConfig = &Error{Status: StatusInvalidConfig}
-	ErrQueueFull     = &Error{Status: StatusQueueFull}
-	ErrTooLarge      = &Error{Status: StatusTooLarge}
-	ErrClosed        = &Error{Status: StatusClosed}
-	ErrTimeout       = &Error{Status: StatusTimeout}
-	ErrPanic         = &Error{Status: StatusPanic}
-	ErrNotFound      = &Error{Status: StatusNotFound}
-	ErrUnavailable   = &Error{Status: StatusUnavailable}
+	ErrNullArgument    = &Error{Status: StatusNullArgument}
+	ErrInvalidUTF8     = &Error{Status: StatusInvalidUTF8}
+	ErrInvalidJSON     = &Error{Status: StatusInvalidJSON}
+	ErrInvalidConfig   = &Error{Status: StatusInvalidConfig}
+	ErrQueueFull       = &Error{Status: StatusQueueFull}
+	ErrTooLarge        = &Error{Status: StatusTooLarge}
+	ErrClosed          = &Error{Status: StatusClosed}
+	ErrTimeout         = &Error{Status: StatusTimeout}
+	ErrPanic           = &Error{Status: StatusPanic}
+	ErrNotFound        = &Error{Status: StatusNotFound}
+	ErrUnavailable     = &Error{Status: StatusUnavailable}
+	ErrInvalidArgument = &Error{Status: StatusInvalidArgument}
 )
 
 // Errors of the Go binding itself (no library status).
@@ -126,6 +132,8 @@ func sentinelFor(s Status) error {
 		return ErrNotFound
 	case StatusUnavailable:
 		return ErrUnavailable
+	case StatusInvalidArgument:
+		return ErrInvalidArgument
 	}
 	return &Error{Status: s}
 }

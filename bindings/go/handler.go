@@ -2,12 +2,7 @@ package flagwire
 
 import (
 	"encoding/json"
-	"math"
-	"runtime"
-	"strconv"
-	"strings"
-	"sync"
-	"unicode/utf8"
+	"time"
 
 	"github.com/optimizely/go-sdk/v2/pkg/notification"
 )
@@ -16,159 +11,124 @@ import (
 //
 //	optimizelyClient.GetNotificationCenter().AddHandler(notification.Decision, ...)
 //
-// or let Attach register it. It never panics into the SDK (a panic in a Go handler makes
-// decide return a zero decision): errors and recovered panics are counted in Stats and passed
-// to Config.OnError. SKIPPED (not an exposure) is not an error.
+// or let Attach register it. A flag decision is encoded as a decision record stamped with the
+// time of the call and buffered; a hand-over goroutine passes the records to the library
+// within a few milliseconds, off the SDK's goroutine (buffer.go). Flush, Stats and Close
+// hand over first. Other decisions go at once, as HandleDecision sends them.
+//
+// It never panics into the SDK (a panic in a Go handler makes decide return a zero decision)
+// and never blocks. What fails here (a closed client, attributes that cannot be encoded, and
+// for decisions handed over at once the library's error) is counted in Stats.HandlerErrors
+// and passed to Config.OnError; what the library does with buffered records (skipped,
+// dropped because its queue is full or the input invalid) is counted in the library's Stats.
 func (c *Client) OnDecision(n notification.DecisionNotification) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.handlerPanics.Add(1)
+			c.report.panics.Add(1)
 		}
 	}()
-	if _, err := c.HandleDecision(n); err != nil {
-		c.handlerErrors.Add(1)
-		if c.onError != nil {
-			c.onError(err)
+	var err error
+	r, ok := flagRecordOf(&n, c.includeAttributes)
+	switch {
+	case !ok:
+		_, err = c.HandleDecision(n)
+	case !r.validUTF8(): // the library's INVALID_UTF8 is then this decision's error
+		_, err = c.sendRecord(&r)
+	default:
+		r.atMS = time.Now().UnixMilli()
+		if err = c.h.decisions.add(&r); err == errBufferFull {
+			_, err = c.sendRecord(&r)
 		}
+	}
+	if err != nil {
+		c.report.fail(err)
 	}
 }
 
-// HandleDecision is OnDecision with the outcome: queued reports whether an Experiment Viewed
-// event was queued; (false, nil) means the decision is valid but not an exposure.
+// HandleDecision hands one notification to the library at once, on the calling goroutine,
+// and returns the outcome: queued reports whether an Experiment Viewed event was queued;
+// (false, nil) means the decision is valid but not an exposure.
 //
-// Flag decisions (the decide API) take the library's allocation-light path: the keys are
-// passed as C strings, attributes as JSON only when non-empty. Legacy types (feature,
-// feature-test, ab-test, ...) are passed as the whole notification in JSON.
+// The binding only converts; the library decides what is an exposure (docs/design.md §8).
+// Flag decisions (the decide API) go as one decision record each (record.go), whatever their
+// strings hold: NUL bytes are data, and the notification's experiment and variation ids are
+// carried whether or not a datafile was given. Legacy types (feature, feature-test, ab-test,
+// ...) go as the whole notification in JSON.
 func (c *Client) HandleDecision(n notification.DecisionNotification) (queued bool, err error) {
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	var st Status
-	var p cptr
-	var ok bool
-	if fast, okFast := c.encodeFlag(buf, n); okFast {
-		buf = fast.buf
-		if p, ok = c.acquire(); !ok {
-			putBuf(bp, buf)
-			return false, ErrClosed
-		}
-		st = cOnFlagDecision(p, buf, fast.user, fast.flag, fast.rule, fast.variation, fast.attrs, fast.enabled, fast.dispatched)
-	} else {
-		buf, err = c.encodeNotification(buf, n)
-		if err != nil {
-			putBuf(bp, buf)
-			return false, err
-		}
-		if p, ok = c.acquire(); !ok {
-			putBuf(bp, buf)
-			return false, ErrClosed
-		}
-		st = cOnDecision(p, buf)
+	if r, ok := flagRecordOf(&n, c.includeAttributes); ok {
+		return c.sendRecord(&r)
 	}
-	if st != StatusOK && st != StatusSkipped {
-		err = c.errorFor(p, st)
+	js, err := notificationJSON(&n, c.includeAttributes)
+	if err != nil {
+		return false, err
 	}
-	c.release()
-	runtime.KeepAlive(c)
-	putBuf(bp, buf)
+	s := getScratch()
+	defer s.release()
+	st, err := c.call(s, func(p cptr) Status { return cOnNotificationJSON(p, s, js) })
 	return st == StatusOK, err
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-func putBuf(bp *[]byte, buf []byte) {
-	if cap(buf) > 64<<10 {
-		return // don't keep outsized buffers alive
+// sendRecord hands one decision record to the library at once.
+func (c *Client) sendRecord(r *flagRecord) (queued bool, err error) {
+	s := getScratch()
+	defer s.release()
+	if s.buf, err = appendRecord(s.buf[:0], r); err != nil {
+		return false, err
 	}
-	*bp = buf[:0]
-	bufPool.Put(bp)
+	st, err := c.call(s, func(p cptr) Status { return cOnDecisionRecord(p, s, s.buf) })
+	return st == StatusOK, err
 }
 
-type flagArgs struct {
-	buf                                []byte
-	user, flag, rule, variation, attrs int
-	enabled                            bool
-	dispatched                         int32
-}
-
-// encodeFlag lays the fast path's strings out NUL-terminated in one buffer. It declines (false)
-// whatever the fast path cannot carry exactly, and the notification then goes as JSON: a
-// non-flag type, a missing or non-string key, a NUL inside a string, or rule ids that only the
-// notification knows (no datafile given yet: the fast path has no experimentId/variationId).
-func (c *Client) encodeFlag(buf []byte, n notification.DecisionNotification) (flagArgs, bool) {
-	var a flagArgs
+// flagRecordOf reads a "flag" notification as the Go SDK builds it (decision.FlagNotification:
+// flagKey, ruleKey, variationKey, experimentId, variationId strings; enabled and
+// decisionEventDispatched bools). Absent values are absent in the record. It declines (false)
+// other types, and values of a type the record cannot carry (never from the SDK): those go as
+// JSON, so the library, not the binding, judges them and names the key.
+func flagRecordOf(n *notification.DecisionNotification, withAttributes bool) (r flagRecord, ok bool) {
 	if n.Type != notification.Flag {
-		return a, false
+		return r, false
 	}
 	info := n.DecisionInfo
-	flag, ok1 := info["flagKey"].(string)
-	rule, ok2 := optString(info["ruleKey"])
-	variation, ok3 := optString(info["variationKey"])
-	if !ok1 || !ok2 || !ok3 || flag == "" {
-		return a, false
-	}
-	if !c.hasDatafile.Load() {
-		if id, _ := info["experimentId"].(string); id != "" {
-			return a, false
+	r.strings[0] = n.UserContext.ID
+	for i, key := range flagInfoKeys {
+		switch v := info[key].(type) {
+		case string:
+			r.strings[i+1] = v
+		case nil:
+		default:
+			return r, false
 		}
 	}
-	user := n.UserContext.ID
-	if hasNUL(user) || hasNUL(flag) || hasNUL(rule) || hasNUL(variation) {
-		return a, false
+	if r.enabled, ok = tristate(info["enabled"]); !ok {
+		return r, false
 	}
-	switch v := info["enabled"].(type) {
-	case bool:
-		a.enabled = v
-	case nil:
-	default:
-		return a, false
+	if r.dispatched, ok = tristate(info["decisionEventDispatched"]); !ok {
+		return r, false
 	}
-	a.dispatched = -1
-	switch v := info["decisionEventDispatched"].(type) {
-	case bool:
-		if v {
-			a.dispatched = 1
-		} else {
-			a.dispatched = 0
-		}
-	case nil:
-	default:
-		return a, false
+	if withAttributes { // with include_attributes off the library ignores them: don't encode
+		r.attributes = n.UserContext.Attributes
 	}
-	a.user = len(buf)
-	buf = append(append(buf, user...), 0)
-	a.flag = len(buf)
-	buf = append(append(buf, flag...), 0)
-	a.rule = len(buf)
-	buf = append(append(buf, rule...), 0)
-	a.variation = len(buf)
-	buf = append(append(buf, variation...), 0)
-	a.attrs = -1
-	if c.includeAttributes && len(n.UserContext.Attributes) > 0 {
-		start := len(buf)
-		var err error
-		if buf, err = appendJSONObject(buf, n.UserContext.Attributes); err != nil {
-			return a, false // let the JSON path report it
-		}
-		buf = append(buf, 0)
-		a.attrs = start
-	}
-	a.buf = buf
-	return a, true
+	return r, true
 }
 
-func optString(v any) (string, bool) {
-	switch s := v.(type) {
-	case string:
-		return s, true
+// flagInfoKeys are the decision-info keys of the record's string fields after the user id.
+var flagInfoKeys = [recordStrings - 1]string{"flagKey", "ruleKey", "variationKey", "experimentId", "variationId"}
+
+// tristate maps a bool to the record's 1 / 0, and absence to -1 (unknown).
+func tristate(v any) (int8, bool) {
+	switch b := v.(type) {
+	case bool:
+		if b {
+			return 1, true
+		}
+		return 0, true
 	case nil:
-		return "", true
+		return -1, true
 	}
-	return "", false
+	return 0, false
 }
 
-func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
-
-// wireNotification is the JSON shape flagwire_on_decision takes (DESIGN §4).
+// wireNotification is the JSON shape flagwire_on_notification_json takes (docs/design.md §4).
 type wireNotification struct {
 	Type         string         `json:"type"`
 	UserID       string         `json:"userId"`
@@ -176,143 +136,14 @@ type wireNotification struct {
 	DecisionInfo map[string]any `json:"decisionInfo"`
 }
 
-func (c *Client) encodeNotification(buf []byte, n notification.DecisionNotification) ([]byte, error) {
-	w := wireNotification{
-		Type:         string(n.Type),
-		UserID:       n.UserContext.ID,
-		DecisionInfo: n.DecisionInfo,
-	}
-	if c.includeAttributes {
+func notificationJSON(n *notification.DecisionNotification, withAttributes bool) ([]byte, error) {
+	w := wireNotification{Type: string(n.Type), UserID: n.UserContext.ID, DecisionInfo: n.DecisionInfo}
+	if withAttributes {
 		w.Attributes = n.UserContext.Attributes
 	}
 	js, err := json.Marshal(w)
 	if err != nil {
-		return buf, &Error{Status: StatusInvalidJSON, Message: "notification: " + err.Error()}
+		return nil, &Error{Status: StatusInvalidJSON, Message: "notification: " + err.Error()}
 	}
-	return append(append(buf, js...), 0), nil
-}
-
-// appendJSONObject encodes attribute maps without reflection for the usual value types
-// (strings, booleans, numbers, nil) and falls back to encoding/json for the rest.
-func appendJSONObject(buf []byte, m map[string]any) ([]byte, error) {
-	buf = append(buf, '{')
-	first := true
-	for k, v := range m {
-		if !first {
-			buf = append(buf, ',')
-		}
-		first = false
-		buf = appendJSONString(buf, k)
-		buf = append(buf, ':')
-		var err error
-		if buf, err = appendJSONValue(buf, v); err != nil {
-			return buf, err
-		}
-	}
-	return append(buf, '}'), nil
-}
-
-func appendJSONValue(buf []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(buf, "null"...), nil
-	case string:
-		return appendJSONString(buf, x), nil
-	case bool:
-		return strconv.AppendBool(buf, x), nil
-	case int:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(buf, x, 10), nil
-	case int32:
-		return strconv.AppendInt(buf, int64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(buf, x, 10), nil
-	case float64:
-		return appendJSONFloat(buf, x, 64)
-	case float32:
-		return appendJSONFloat(buf, float64(x), 32)
-	}
-	js, err := json.Marshal(v)
-	if err != nil {
-		return buf, err
-	}
-	return append(buf, js...), nil
-}
-
-// appendJSONFloat formats as encoding/json does.
-func appendJSONFloat(buf []byte, f float64, bits int) ([]byte, error) {
-	if math.IsInf(f, 0) || math.IsNaN(f) {
-		return buf, &json.UnsupportedValueError{Str: strconv.FormatFloat(f, 'g', -1, bits)}
-	}
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 {
-		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-			format = 'e'
-		}
-	}
-	start := len(buf)
-	buf = strconv.AppendFloat(buf, f, format, -1, bits)
-	if format == 'e' {
-		// clean up e-09 to e-9
-		n := len(buf) - start
-		if n >= 4 && buf[len(buf)-4] == 'e' && buf[len(buf)-3] == '-' && buf[len(buf)-2] == '0' {
-			buf[len(buf)-2] = buf[len(buf)-1]
-			buf = buf[:len(buf)-1]
-		}
-	}
-	return buf, nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s as JSON: control characters escaped, invalid UTF-8 replaced by
-// U+FFFD (as encoding/json does), U+2028/U+2029 escaped.
-func appendJSONString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				buf = append(buf, '\\', b)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
+	return js, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/optimizely/go-sdk/v2/pkg/client"
 	"github.com/optimizely/go-sdk/v2/pkg/config"
 	"github.com/optimizely/go-sdk/v2/pkg/event"
+	"github.com/optimizely/go-sdk/v2/pkg/notification"
 )
 
 // noopDispatcher replaces the SDK's default dispatcher, which POSTs to Optimizely.
@@ -69,6 +70,38 @@ func newClient(t testing.TB, mutate func(*flagwire.Config)) *flagwire.Client {
 		}
 	})
 	return c
+}
+
+// attached builds the real Go SDK offline from a tests/data datafile and a flagwire client
+// attached to it (detached at test end), and indexes the datafile.
+func attached(t testing.TB, file string, mutate func(*flagwire.Config)) (datafileIndex, *client.OptimizelyClient, *flagwire.Client) {
+	t.Helper()
+	raw := readDatafile(t, file)
+	oc := newOptimizely(t, raw)
+	c := newClient(t, mutate)
+	detach, err := c.Attach(oc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(detach)
+	return indexDatafile(t, raw), oc, c
+}
+
+// handleOne hands n to c at once (HandleDecision), expects an exposure, flushes and returns the
+// one message the collector then holds.
+func handleOne(t testing.TB, c *flagwire.Client, n notification.DecisionNotification) message {
+	t.Helper()
+	if queued, err := c.HandleDecision(n); !queued || err != nil {
+		t.Fatalf("HandleDecision = %v, %v", queued, err)
+	}
+	if err := c.Flush(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	msgs := collectorMessages(t)
+	if len(msgs) != 1 {
+		t.Fatalf("messages %v", msgs)
+	}
+	return msgs[0]
 }
 
 // rules indexes a datafile: rule key per flag -> experiment or delivery, with ids.

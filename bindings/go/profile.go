@@ -1,13 +1,8 @@
 package flagwire
 
-import (
-	"context"
-	"fmt"
-	"runtime"
-	"strings"
-)
+import "context"
 
-// Segment Profile API (DESIGN §7): the second half of the integration, before decide. Both
+// Segment Profile API (docs/design.md §7): the second half of the integration, before decide. Both
 // lookups need Config.Profile; they run on the calling goroutine (inside one cgo call) through
 // the library's TTL + LRU cache, with one request in flight per identifier, and wait at most
 // Profile.TimeoutMS (default 300 ms) for the API. A lookup that fails or times out answers with
@@ -29,18 +24,21 @@ import (
 // Close waits for lookups already running (each at most TimeoutMS); lookups that start after
 // Close began return ErrClosed.
 
-type profileKind int
+// profileField is what flagwire_profile_lookup returns (FlagwireProfileField; checked against
+// the header in capi.go).
+type profileField int32
 
 const (
-	profileAttributes profileKind = iota
-	profileUserID
+	profileAttributes profileField = 1
+	profileUserID     profileField = 2
 )
 
 // ProfileAttributes returns the profile's traits as Optimizely user attributes, ready for
 // optimizelyClient.CreateUserContext(userID, attrs): scalar traits only (string, bool, number),
 // filtered by Profile.Traits when set, plus "$opt_bucketing_id" set to the user's account
 // (group_id) when Profile.AccountBucketing is true, so all users of one account get the same
-// variation. identifier is "<type>:<value>", e.g. "user_id:abc" or "anonymous_id:x".
+// variation. identifier is "<type>:<value>", e.g. "user_id:abc" or "anonymous_id:x"; the value
+// is taken as it is (a NUL byte is data, percent-encoded by the library).
 //
 // Numbers are float64, which is what the Go SDK's audience matchers take (exact, gt, ge, lt, le
 // convert the attribute with reflect to float64; a json.Number is a string type and would fail
@@ -49,12 +47,12 @@ const (
 //
 // Each call returns a new map; the caller may modify it.
 //
-// Errors (compare with errors.Is): ErrNotFound (no such profile); ErrUnavailable (the API
-// failed, answered 429 or did not answer within TimeoutMS, and nothing is cached); ErrInvalidConfig
-// (Config.Profile is not set); ErrInvalidJSON (identifier is not "<type>:<value>"); ErrClosed;
-// ctx.Err().
+// Errors (compare with errors.Is; the message is the library's, for this call): ErrNotFound (no
+// such profile); ErrUnavailable (the API failed, answered 429 or did not answer within
+// TimeoutMS, and nothing is cached); ErrInvalidConfig (Config.Profile is not set);
+// ErrInvalidJSON (identifier is not "<type>:<value>"); ErrInvalidUTF8; ErrClosed; ctx.Err().
 func (c *Client) ProfileAttributes(ctx context.Context, identifier string) (map[string]interface{}, error) {
-	_, js, err := c.profileLookup(ctx, identifier, profileAttributes)
+	js, err := c.profileLookup(ctx, profileAttributes, identifier)
 	if err != nil {
 		return nil, err
 	}
@@ -72,56 +70,20 @@ func (c *Client) ProfileAttributes(ctx context.Context, identifier string) (map[
 // several): the canonical id to bucket on across platforms, e.g. for an "anonymous_id:x"
 // identifier. Errors as ProfileAttributes; ErrNotFound also when the profile has no user_id.
 func (c *Client) ProfileUserID(ctx context.Context, identifier string) (string, error) {
-	id, _, err := c.profileLookup(ctx, identifier, profileUserID)
-	return id, err
+	return c.profileLookup(ctx, profileUserID, identifier)
 }
 
-func (c *Client) profileLookup(ctx context.Context, identifier string, kind profileKind) (string, string, error) {
+// profileLookup is one flagwire_profile_lookup call: the value on OK, else the call's error.
+func (c *Client) profileLookup(ctx context.Context, field profileField, identifier string) (string, error) {
 	if ctx != nil {
 		if err := ctx.Err(); err != nil {
-			return "", "", err
+			return "", err
 		}
 	}
-	if strings.IndexByte(identifier, 0) >= 0 {
-		// C would see a shorter string; refuse it as the library refuses a malformed identifier.
-		return "", "", &Error{Status: StatusInvalidJSON, Message: fmt.Sprintf("identifier %q contains a NUL byte", identifier)}
+	s := getScratch()
+	defer s.release()
+	if _, err := c.call(s, func(p cptr) Status { return cProfileLookup(p, s, field, identifier) }); err != nil {
+		return "", err
 	}
-	buf := nulTerminated(identifier)
-	p, ok := c.acquire()
-	if !ok {
-		return "", "", ErrClosed
-	}
-	var (
-		st Status
-		id string
-		js string
-	)
-	if kind == profileAttributes {
-		st, js = cProfileAttributes(p, buf)
-	} else {
-		st, id = cProfileUserID(p, buf)
-	}
-	var err error
-	switch st {
-	case StatusOK:
-	case StatusNotFound:
-		err = &Error{Status: st, Message: fmt.Sprintf("profile %q not found", identifier)}
-	case StatusUnavailable:
-		// The reason is the client's most recent error text; with concurrent failing lookups
-		// it may be another call's (the C ABI has no per-call message).
-		why, _ := cLastError(p)
-		err = &Error{Status: st, Message: fmt.Sprintf("profile %q unavailable: %s", identifier, why)}
-	default:
-		err = c.errorFor(p, st)
-		if err == nil { // SKIPPED cannot come from a lookup
-			err = &Error{Status: st}
-		}
-	}
-	c.release()
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(buf)
-	if err != nil {
-		return "", "", err
-	}
-	return id, js, nil
+	return takeString(&s.valOut), nil
 }

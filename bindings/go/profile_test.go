@@ -1,6 +1,6 @@
 package flagwire_test
 
-// Profile API (DESIGN §7) against the project's collector, which serves Segment Profile API
+// Profile API (docs/design.md §7) against the project's collector, which serves Segment Profile API
 // fixtures (collector/src/profile.rs) over real HTTP on 127.0.0.1.
 
 import (
@@ -245,7 +245,7 @@ func TestProfileErrors(t *testing.T) {
 	}
 
 	c := newProfileClient(t, nil)
-	for _, bad := range []string{"u1", "user_id:", ":u1", "User_Id:u1", "user_id:u1\x00x"} {
+	for _, bad := range []string{"u1", "user_id:", ":u1", "User_Id:u1"} {
 		if _, err := c.ProfileAttributes(ctx, bad); !errors.Is(err, flagwire.ErrInvalidJSON) {
 			t.Errorf("identifier %q: %v, want ErrInvalidJSON", bad, err)
 		}
@@ -256,9 +256,18 @@ func TestProfileErrors(t *testing.T) {
 	if _, err := c.ProfileAttributes(ctx, "user_id:\xff"); !errors.Is(err, flagwire.ErrInvalidUTF8) {
 		t.Errorf("invalid UTF-8 identifier: %v, want ErrInvalidUTF8", err)
 	}
+	// A NUL byte is data (identifiers cross as pointer + length, docs/design.md §2.1): the
+	// lookup is for "u1\x00x", not for a truncated "u1", whose profile exists.
+	before := len(profileRequests(t))
+	if a, err := c.ProfileAttributes(ctx, "user_id:u1\x00x"); !errors.Is(err, flagwire.ErrNotFound) {
+		t.Errorf("identifier with a NUL byte: %v, %v, want ErrNotFound", a, err)
+	}
+	if reqs := profileRequests(t)[before:]; len(reqs) != 1 || reqs[0].Identifier != "user_id:u1\x00x" {
+		t.Errorf("Profile API requests for an identifier with a NUL byte: %+v", reqs)
+	}
 
 	// A cancelled or expired context: nothing is looked up.
-	before := len(profileRequests(t))
+	before = len(profileRequests(t))
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := c.ProfileAttributes(cancelled, "user_id:u1"); !errors.Is(err, context.Canceled) {

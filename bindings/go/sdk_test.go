@@ -26,6 +26,7 @@ type expectedEvent struct {
 	enabled                     bool
 	experimentID, variationID   string
 	attrs                       map[string]any
+	noDatafile                  bool // flagwire had no datafile: no ruleType
 }
 
 func attrsFor(i int) map[string]any {
@@ -125,6 +126,9 @@ func checkExactly(t testing.TB, c *flagwire.Client, want []expectedEvent) []mess
 		}
 		if len(e.attrs) > 0 {
 			wantProps["userAttributes"] = e.attrs
+		}
+		if !e.noDatafile { // docs/design.md §4: with a datafile the event says the rule's kind
+			wantProps["ruleType"] = "experiment"
 		}
 		if got, w := normalize(t, p), normalize(t, wantProps); !reflect.DeepEqual(got, w) {
 			t.Fatalf("properties for %s:\n got %v\nwant %v", key, got, w)
@@ -374,21 +378,13 @@ func TestDetachStopsEvents(t *testing.T) {
 
 func TestDoubleAttachIsRefused(t *testing.T) {
 	resetCollector(t)
-	raw := readDatafile(t, "minimal-datafile.json")
-	idx := indexDatafile(t, raw)
-	oc := newOptimizely(t, raw)
-	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	idx, oc, c := attached(t, "minimal-datafile.json", nil)
 	if _, err := c.Attach(oc); !errors.Is(err, flagwire.ErrAlreadyAttached) {
 		t.Fatalf("second Attach: %v", err)
 	}
 	// Another offline client has SDK key "" too, so the SDK gives it the same notification
 	// center: attaching there would also duplicate every event.
-	oc2 := newOptimizely(t, raw)
+	oc2 := newOptimizely(t, readDatafile(t, "minimal-datafile.json"))
 	if _, err := c.Attach(oc2); !errors.Is(err, flagwire.ErrAlreadyAttached) {
 		t.Fatalf("Attach to a client sharing the center: %v", err)
 	}

@@ -14,7 +14,8 @@ Gem::Specification.new do |spec|
   TEXT
   spec.authors = ["flagwire contributors"]
   spec.license = "Apache-2.0"
-  spec.required_ruby_version = ">= 3.0"
+  # 3.1: Process._fork, the hook that restarts the ffi gem's callback thread in forked children.
+  spec.required_ruby_version = ">= 3.1"
 
   # lib/flagwire/native/ holds the platform's libflagwire (copied there by package.sh) in a
   # packaged gem; it is looked up relative to the gem at load time, never through an rpath.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the Ruby binding's whole test suite (minitest, plain `ruby -Ilib -Itest`), one process per
-# test file (fork, at_exit and constant tests stay isolated). Needs ruby, ruby-ffi, ruby-minitest
-# and the Rust release build: target/release/libflagwire.so and target/release/flagwire-collector.
-# Installs nothing. Optional: OPTIMIZELY_SDK_LIB=<ruby-sdk>/lib also runs test_real_sdk.rb against
-# the real Optimizely SDK (skipped otherwise).
+# test file (fork, at_exit and constant tests stay isolated). Needs the Rust release build
+# (target/release/libflagwire.so and target/release/flagwire-collector) and Ruby with the ffi and
+# minitest gems, which it installs from Debian (ruby ruby-ffi ruby-minitest) when missing.
+# Optional: OPTIMIZELY_SDK_LIB=<ruby-sdk>/lib also runs test_real_sdk.rb against the real
+# Optimizely SDK (skipped otherwise).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,10 +18,18 @@ for f in "${FLAGWIRE_LIB:-$repo/target/release/libflagwire.so}" "$repo/target/re
 done
 
 cd "$here"
-ruby -e 'require "ffi"; require "minitest"' || {
-  echo "test.sh: needs ruby with the ffi and minitest gems (Debian: ruby ruby-ffi ruby-minitest)" >&2
-  exit 1
-}
+if ! ruby -e 'require "ffi"; require "minitest"' >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ruby ruby-ffi ruby-minitest (Debian packages)" >&2
+    sudo=""; [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq ruby ruby-ffi ruby-minitest >/dev/null
+  fi
+  ruby -e 'require "ffi"; require "minitest"' || {
+    echo "test.sh: needs ruby with the ffi and minitest gems (Debian: ruby ruby-ffi ruby-minitest)" >&2
+    exit 1
+  }
+fi
 
 failed=()
 for t in test/test_*.rb; do

@@ -20,23 +20,16 @@
 //!    `next` cursor;
 //! 8. 200 (or the scripted 2xx code) with the body.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::{lock, now_ms, HttpRequest, Outcome, Resp, Shared, Step};
-
-/// `created_at` of fixture external ids and links that do not give one.
-pub const DEFAULT_CREATED_AT: &str = "2024-01-01T00:00:00Z";
-/// `source_id` of fixture external ids and links that do not give one.
-pub const DEFAULT_SOURCE_ID: &str = "fixture";
-/// `first_message_id` of every external id.
-pub const FIRST_MESSAGE_ID: &str = "fixture";
+use crate::http::{basic_credentials, percent_decode, HttpRequest, Outcome, Resp};
+use crate::profile_fixture::{Fixture, IdEntry, FIRST_MESSAGE_ID};
+use crate::records::ProfileRequest;
+use crate::state::{lock, now_ms, Shared};
 
 /// `(default, max)` of the `limit` query parameter per route.
 pub const TRAITS_LIMIT: (usize, usize) = (10, 200);
@@ -45,298 +38,6 @@ pub const LINKS_LIMIT: (usize, usize) = (20, 20);
 
 /// Prefix of the opaque `cursor.next` of `/external_ids` (followed by an index).
 const EXTERNAL_IDS_CURSOR: &str = "fixture_";
-
-// ---------------------------------------------------------------------------------------------
-// Request record
-// ---------------------------------------------------------------------------------------------
-
-/// One request to `/v1/spaces/...` (the Profile API), including refused and scripted ones.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProfileRequest {
-    /// `GET` normally.
-    pub method: String,
-    /// Path as received (still percent-encoded) plus `?query` when there is one.
-    pub path: String,
-    /// The `{identifier}` path segment percent-decoded (`phone_number:+5555550123`); the raw
-    /// segment when it cannot be decoded; empty when the path has no identifier segment.
-    pub identifier: String,
-    /// `traits`, `external_ids` or `links` (the last path segment as sent, when the path has
-    /// the profile route's shape; empty otherwise).
-    pub route: String,
-    /// Status answered; 0 when the connection was dropped or hung.
-    pub status: u16,
-    /// The Basic token matched the fixture's access token and `{space_id}` the fixture's space.
-    pub authorization_ok: bool,
-    /// When the request was received, unix milliseconds.
-    pub received_at_ms: u64,
-}
-
-impl ProfileRequest {
-    /// JSON object with the field names as keys.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "method": self.method,
-            "path": self.path,
-            "identifier": self.identifier,
-            "route": self.route,
-            "status": self.status,
-            "authorization_ok": self.authorization_ok,
-            "received_at_ms": self.received_at_ms,
-        })
-    }
-
-    /// Inverse of [`ProfileRequest::to_json`]; missing fields take their zero value.
-    pub fn from_json(v: &Value) -> Result<ProfileRequest, String> {
-        let o = v
-            .as_object()
-            .ok_or_else(|| format!("profile request record is not an object: {v}"))?;
-        let s = |k: &str| {
-            o.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_default()
-        };
-        let n = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
-        Ok(ProfileRequest {
-            method: s("method"),
-            path: s("path"),
-            identifier: s("identifier"),
-            route: s("route"),
-            status: n("status") as u16,
-            authorization_ok: o
-                .get("authorization_ok")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            received_at_ms: n("received_at_ms"),
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fixture
-// ---------------------------------------------------------------------------------------------
-
-/// Parsed, validated fixture.
-#[derive(Default)]
-pub(crate) struct Fixture {
-    /// None: any space is accepted.
-    space_id: Option<String>,
-    /// None: any non-empty token is accepted.
-    access_token: Option<String>,
-    profiles: Vec<Profile>,
-    /// `type:id` of every external id -> index into `profiles`.
-    index: HashMap<String, usize>,
-}
-
-struct Profile {
-    external_ids: Vec<IdEntry>,
-    /// In the fixture's key order; values are compact JSON text (their own key order kept).
-    traits: Vec<(String, String)>,
-    links: Vec<IdEntry>,
-}
-
-struct IdEntry {
-    ty: String,
-    id: String,
-    created_at: String,
-    source_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FixtureDoc {
-    #[serde(default)]
-    space_id: Option<String>,
-    #[serde(default)]
-    access_token: Option<String>,
-    #[serde(default)]
-    profiles: Option<Vec<ProfileDoc>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProfileDoc {
-    external_ids: Vec<IdDoc>,
-    #[serde(default)]
-    traits: Option<OrderedObject>,
-    #[serde(default)]
-    links: Option<Vec<IdDoc>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdDoc {
-    #[serde(rename = "type", default)]
-    ty: Option<String>,
-    id: String,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    source_id: Option<String>,
-}
-
-/// A JSON object with its entries in document order (serde_json's `Map` sorts keys unless its
-/// `preserve_order` feature is on, which this crate does not enable).
-struct OrderedObject(Vec<(String, Box<RawValue>)>);
-
-impl<'de> Deserialize<'de> for OrderedObject {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = OrderedObject;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object of traits")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<OrderedObject, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(e) = map.next_entry::<String, Box<RawValue>>()? {
-                    entries.push(e);
-                }
-                Ok(OrderedObject(entries))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Removes whitespace outside strings from valid JSON text.
-fn minify(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let (mut in_str, mut esc) = (false, false);
-    for ch in raw.chars() {
-        if in_str {
-            out.push(ch);
-            if esc {
-                esc = false;
-            } else if ch == '\\' {
-                esc = true;
-            } else if ch == '"' {
-                in_str = false;
-            }
-        } else if !ch.is_ascii_whitespace() {
-            if ch == '"' {
-                in_str = true;
-            }
-            out.push(ch);
-        }
-    }
-    out
-}
-
-impl IdEntry {
-    fn from_doc(d: IdDoc, default_type: Option<&str>, what: &str) -> Result<IdEntry, String> {
-        let ty = match (d.ty, default_type) {
-            (Some(t), _) => t,
-            (None, Some(t)) => t.to_owned(),
-            (None, None) => return Err(format!("{what}: missing \"type\"")),
-        };
-        if ty.is_empty() || ty.contains(':') {
-            return Err(format!(
-                "{what}: \"type\" must be non-empty and contain no ':' (got {ty:?})"
-            ));
-        }
-        if d.id.is_empty() {
-            return Err(format!("{what}: \"id\" must be non-empty"));
-        }
-        Ok(IdEntry {
-            ty,
-            id: d.id,
-            created_at: d.created_at.unwrap_or_else(|| DEFAULT_CREATED_AT.into()),
-            source_id: d.source_id.unwrap_or_else(|| DEFAULT_SOURCE_ID.into()),
-        })
-    }
-
-    fn key(&self) -> String {
-        format!("{}:{}", self.ty, self.id)
-    }
-}
-
-impl Fixture {
-    /// Parses and validates fixture JSON text (trait order is the document order).
-    pub(crate) fn parse(text: &str) -> Result<Fixture, String> {
-        if text.trim_start().as_bytes().first() != Some(&b'{') {
-            return Err("invalid profile fixture: not a JSON object".into());
-        }
-        let doc: FixtureDoc =
-            serde_json::from_str(text).map_err(|e| format!("invalid profile fixture: {e}"))?;
-        for (name, v) in [
-            ("space_id", &doc.space_id),
-            ("access_token", &doc.access_token),
-        ] {
-            if v.as_deref() == Some("") {
-                return Err(format!("{name} must be non-empty (or absent: any)"));
-            }
-        }
-        let mut fx = Fixture {
-            space_id: doc.space_id,
-            access_token: doc.access_token,
-            ..Fixture::default()
-        };
-        for (p, pd) in doc.profiles.unwrap_or_default().into_iter().enumerate() {
-            if pd.external_ids.is_empty() {
-                return Err(format!("profiles[{p}]: external_ids must not be empty"));
-            }
-            let external_ids = pd
-                .external_ids
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    IdEntry::from_doc(d, None, &format!("profiles[{p}].external_ids[{i}]"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let links = pd
-                .links
-                .unwrap_or_default()
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    IdEntry::from_doc(d, Some("group_id"), &format!("profiles[{p}].links[{i}]"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut seen = HashSet::new();
-            let mut traits = Vec::new();
-            for (k, v) in pd.traits.map(|o| o.0).unwrap_or_default() {
-                if !seen.insert(k.clone()) {
-                    return Err(format!("profiles[{p}].traits: duplicate key {k:?}"));
-                }
-                traits.push((k, minify(v.get())));
-            }
-            for e in &external_ids {
-                if let Some(other) = fx.index.insert(e.key(), p) {
-                    return Err(format!(
-                        "external id {:?} appears in profiles[{other}] and profiles[{p}]",
-                        e.key()
-                    ));
-                }
-            }
-            fx.profiles.push(Profile {
-                external_ids,
-                traits,
-                links,
-            });
-        }
-        Ok(fx)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.profiles.len()
-    }
-
-    /// `{"space_id","access_token_set","profiles","identifiers"}` for `GET /_test/profiles`.
-    pub(crate) fn summary(&self) -> Value {
-        let mut ids: Vec<&String> = self.index.keys().collect();
-        ids.sort();
-        json!({
-            "space_id": self.space_id,
-            "access_token_set": self.access_token.is_some(),
-            "profiles": self.profiles.len(),
-            "identifiers": ids,
-        })
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Request handling
@@ -362,6 +63,7 @@ fn not_found_profile() -> (u16, Resp) {
 /// `error.code` of a scripted non-2xx status.
 fn scripted_code(status: u16) -> &'static str {
     match status {
+        300..=399 => "redirect",
         429 => "rate_limit_error",
         401 | 403 => "authentication_error",
         404 => "not_found",
@@ -370,45 +72,9 @@ fn scripted_code(status: u16) -> &'static str {
     }
 }
 
-/// Percent-decodes `s` (`+` becomes a space when `plus_is_space`, as in query strings).
-fn percent_decode(s: &str, plus_is_space: bool) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("invalid percent-escape in {s:?}"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("percent-decoded {s:?} is not UTF-8"))
-}
-
 /// The access token from `Basic base64("<token>:")`; None unless the password is empty.
 fn basic_token(header: Option<&str>) -> Option<String> {
-    let (scheme, cred) = header?.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(cred.trim())
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    let text = basic_credentials(header)?;
     let token = text.strip_suffix(':')?;
     (!token.is_empty() && !token.contains(':')).then(|| token.to_owned())
 }
@@ -536,44 +202,17 @@ pub(crate) fn handle(shared: &Shared, req: HttpRequest) -> Outcome {
     }
 
     let step = lock(&shared.profile_script).pop_front();
-    let mut success_code = 200;
-    match step {
-        None => {}
-        Some(Step::Drop) => {
+    let scripted_error = |code, message: &str| {
+        with_request_id(shared, error_resp(code, scripted_code(code), message))
+    };
+    let success_code = match shared.play(step, scripted_error) {
+        Ok(code) => code,
+        Err((status, outcome)) => {
+            rec.status = status;
             shared.commit_profile(rec);
-            return Outcome::Drop;
+            return outcome;
         }
-        Some(Step::Hang) => {
-            shared.commit_profile(rec);
-            return Outcome::Hang;
-        }
-        Some(Step::Status {
-            code,
-            retry_after,
-            delay_ms,
-        }) => {
-            shared.sleep(delay_ms);
-            if shared.stopped() {
-                shared.commit_profile(rec);
-                return Outcome::Drop;
-            }
-            if (200..300).contains(&code) {
-                success_code = code;
-            } else {
-                rec.status = code;
-                shared.commit_profile(rec);
-                let mut resp = error_resp(
-                    code,
-                    scripted_code(code),
-                    &format!("scripted status {code}"),
-                );
-                if let Some(ra) = retry_after {
-                    resp.headers.push(("Retry-After", ra));
-                }
-                return Outcome::Respond(with_request_id(shared, resp));
-            }
-        }
-    }
+    };
 
     let (status, resp) = match answer(&fixture, &req, &parsed, rec.authorization_ok) {
         Ok(body) => (

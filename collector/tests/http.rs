@@ -853,7 +853,7 @@ fn control_routes() {
     );
     assert_eq!(
         get(&c, "/_test/count").json(),
-        json!({"count": 2, "requests": 1})
+        json!({"count": 2, "requests": 1, "in_flight": 0, "max_concurrent": 1})
     );
     let reqs = get(&c, "/_test/requests").json();
     let list = reqs["requests"].as_array().unwrap();
@@ -912,6 +912,10 @@ fn step_and_record_json_round_trip() {
             retry_after: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
             delay_ms: 10,
         },
+        Step::Redirect {
+            code: 308,
+            location: "http://127.0.0.1:1/v1/batch".into(),
+        },
         Step::Drop,
         Step::Hang,
     ] {
@@ -927,6 +931,9 @@ fn step_and_record_json_round_trip() {
     );
     assert!(Step::from_json(&json!({"status":"x"})).is_err());
     assert!(Step::from_json(&json!({})).is_err());
+    assert!(Step::from_json(&json!({"redirect":200,"location":"x"})).is_err());
+    assert!(Step::from_json(&json!({"redirect":307})).is_err());
+    assert!(Step::from_json(&json!({"redirect":307,"location":""})).is_err());
     let r = RequestRecord {
         path: "/v1/batch".into(),
         status: 200,

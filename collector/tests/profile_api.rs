@@ -514,7 +514,7 @@ fn scripted_429_then_200_and_scripts_are_separate() {
     assert!(c.messages().is_empty());
     assert_eq!(
         control(&c, "GET", "/_test/count", b"").json(),
-        json!({"count": 0, "requests": 0})
+        json!({"count": 0, "requests": 0, "in_flight": 0, "max_concurrent": 0})
     );
     assert_eq!(
         control(&c, "GET", "/_test/requests", b"").json(),

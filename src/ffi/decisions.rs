@@ -9,6 +9,12 @@ use crate::client::Client;
 use crate::record::{records, RecordError};
 use crate::status::FlagwireStatus;
 
+/// Bytes of a decision record's header (docs/design.md §2.2); the strings follow it.
+pub const FLAGWIRE_RECORD_HEADER_LEN: usize = 44;
+
+/// A decision record's `format` byte for a flag decision (the `decide` API).
+pub const FLAGWIRE_RECORD_FORMAT_FLAG_DECISION: u8 = 1;
+
 /// Hot-path argument errors count as `dropped_invalid`, like malformed JSON.
 pub(super) fn reject(client: &Client, e: ArgError) -> FlagwireStatus {
     client.count_invalid();

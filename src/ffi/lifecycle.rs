@@ -76,7 +76,8 @@ pub unsafe extern "C" fn flagwire_init(
 /// Routes this client's log lines (at or above the config's `log_level`) to `callback` instead of
 /// stderr; NULL goes back to stderr. `user_data` is passed back on every call; it must stay valid
 /// until the callback is replaced or the client is shut down. The callback may run on any
-/// flagwire thread, concurrently; it must not call `flagwire_set_log_callback` or
+/// thread, concurrently (flagwire's own, and the caller's for a debug line about its call); it
+/// must not call `flagwire_set_log_callback` or
 /// `flagwire_shutdown` (they wait for callbacks in progress). After `flagwire_shutdown` returns
 /// the callback is never called again. Thread-safe.
 ///

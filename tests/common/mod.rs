@@ -27,8 +27,11 @@ pub fn config(endpoint: &str, extra: Value) -> Value {
         "flush_interval_ms": 50,
         "backoff_base_ms": 10,
         "backoff_max_ms": 100,
-        "request_timeout_ms": 2000,
-        "log_level": "off",
+        // Generous: a request the collector accepted but that timed out here is retried, and a
+        // duplicate then shows up in tests (Segment would collapse it by messageId). Debug builds
+        // of the collector on a loaded 2-core machine can take seconds for a 500 KB batch.
+        "request_timeout_ms": 30000,
+        "log_level": std::env::var("FLAGWIRE_TEST_LOG").unwrap_or_else(|_| "off".into()),
     });
     if let (Value::Object(base), Value::Object(more)) = (&mut c, extra) {
         for (k, v) in more {
@@ -168,11 +171,16 @@ impl Drop for TestClient {
     }
 }
 
+/// How late a call may return after its deadline on a loaded 2-core CI machine (scheduling, not
+/// waiting: a call that waited for a hung request would be seconds late). The precise figure is
+/// measured by the benchmarks, not asserted here.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(250);
+
 pub fn stat(stats: &Value, key: &str) -> u64 {
     stats[key].as_u64().unwrap_or_else(|| panic!("stats has no {key}: {stats}"))
 }
 
-/// enqueued = delivered + failed, once flushed (DESIGN §6).
+/// enqueued = delivered + failed, once flushed (docs/design.md §6).
 pub fn assert_invariant(stats: &Value) {
     assert_eq!(stat(stats, "enqueued"), stat(stats, "delivered") + stat(stats, "failed"), "{stats}");
     assert_eq!(stat(stats, "queue_depth"), 0, "{stats}");

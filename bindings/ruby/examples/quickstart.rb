@@ -38,7 +38,8 @@ end
 flagwire = Flagwire::Client.new(
   write_key: ENV.fetch("SEGMENT_WRITE_KEY", "demo-write-key"),
   endpoint: endpoint || "https://api.segment.io", # EU: https://events.eu1.segmentapis.com
-  log_level: "debug" # 4. validation: prints each event to stderr; use "warn" in production
+  log_level: "debug" # 4. validation: logs each batch as sent, messageIds included; "warn" in production
+  # logger: Rails.logger,  # where the lines go; default a Logger on $stderr
 )
 flagwire.attach(optimizely) # attach once: a second listener would double every event
 

@@ -13,13 +13,26 @@ require_relative "flagwire/version"
 require_relative "flagwire/errors"
 require_relative "flagwire/native"
 require_relative "flagwire/native_handle"
+require_relative "flagwire/decision_record"
+require_relative "flagwire/log_bridge"
 require_relative "flagwire/optimizely"
 require_relative "flagwire/client"
 
 module Flagwire
-  # Handles of clients not closed yet, closed by at_exit. Keyed by the handle (identity), never by
-  # the Client, so an abandoned Client can still be garbage-collected (its finalizer closes it).
-  # Plain Hash operations are atomic under the GVL: no Mutex, so a finalizer can never deadlock here.
+  # Prepended to Process' singleton class (Process._fork, Ruby >= 3.1): runs in the child of fork,
+  # Process.fork, Kernel#fork and IO.popen("-"), before any of the child's own code.
+  module ForkHook
+    def _fork
+      pid = super
+      Flagwire.after_fork_in_child if pid.zero?
+      pid
+    end
+  end
+
+  # Clients not closed yet, closed by at_exit: handle => the DecisionBatcher of its listener.
+  # Neither references the Client, so an abandoned Client can still be garbage-collected (its
+  # finalizer closes the handle). Plain Hash operations are atomic under the GVL: no Mutex, so a
+  # finalizer can never deadlock here.
   @open_handles = {}
   @at_exit_installed = false
   # notification center -> attached Client, weakly held on both sides.
@@ -41,16 +54,19 @@ module Flagwire
       Native::LIBRARY_PATH
     end
 
-    # Closes every client of this process still open (at_exit does this; forked children too).
+    # Closes every client of this process still open (at_exit does this; forked children too):
+    # its listener's pending decisions are handed over, then the client is flushed and freed.
     # @return [Integer] how many were closed.
     def close_all(timeout: nil)
-      handles = @open_handles.keys
-      handles.each do |handle|
-        handle.close(timeout || handle.close_timeout)
+      open = @open_handles.to_a
+      open.each do |handle, batcher|
+        seconds = timeout || handle.close_timeout
+        batcher.close(seconds)
+        handle.close(seconds)
       rescue StandardError => e
         warn "flagwire: closing a client failed: #{e.class}: #{e.message}"
       end
-      handles.size
+      open.size
     end
 
     # Number of clients of this process not closed yet.
@@ -72,15 +88,26 @@ module Flagwire
       error.is_a?(ThreadError) && error.message.include?("trap context")
     end
 
+    # @api private: runs in the child of every fork (ForkHook).
+    def after_fork_in_child
+      @open_handles.each do |handle, batcher|
+        handle.after_fork_in_child
+        batcher.after_fork_in_child
+      end
+      LogBridge.after_fork_in_child
+    rescue StandardError => e
+      warn "flagwire: after fork: #{e.class}: #{e.message}"
+    end
+
     # @api private
-    def track(handle)
+    def track(handle, batcher)
       unless @at_exit_installed
         @at_exit_installed = true
         # Installed with the first client (not at require time), so that it runs after at_exit
         # handlers registered earlier, e.g. a test runner's.
         at_exit { close_all }
       end
-      @open_handles[handle] = true
+      @open_handles[handle] = batcher
     end
 
     # @api private
@@ -109,3 +136,5 @@ module Flagwire
     end
   end
 end
+
+Process.singleton_class.prepend(Flagwire::ForkHook)

@@ -1,20 +1,22 @@
 # frozen_string_literal: true
 
-# Run by test_fork.rb as `ruby -Ilib test/fork_script.rb COLLECTOR_URL RUN_ID`: a pre-forking
-# server in miniature. The parent queues decisions, forks three workers that each send their own
-# and exit normally (no close: at_exit closes their client), queues a few more, and exits
-# normally too (at_exit closes it). Prints every user id that must arrive exactly once.
+# Run by test_fork.rb as `ruby -Ilib test/fork_script.rb COLLECTOR_URL RUN_ID [LOG_PATH]`: a
+# pre-forking server in miniature. The parent queues decisions, forks three workers that each
+# send their own and exit normally (no close: at_exit closes their client), queues a few more,
+# and exits normally too (at_exit closes it). Prints every user id that must arrive exactly once.
+# With LOG_PATH, every process logs at debug level into a Logger on that file.
 
 require "flagwire"
 
-url, run = ARGV
-client = Flagwire::Client.new(write_key: "k", endpoint: url, flush_interval_ms: 60_000, log_level: "off")
+url, run, log_path = ARGV
+logging = log_path ? { log_level: "debug", logger: Logger.new(log_path) } : { log_level: "off" }
+client = Flagwire::Client.new(write_key: "k", endpoint: url, flush_interval_ms: 60_000, **logging)
 info = { flag_key: "checkout_flow", enabled: true, variables: {}, variation_key: "treatment",
          rule_key: "checkout_ab", reasons: [], decision_event_dispatched: true,
          experiment_id: "2001", variation_id: "5002" }
 expected = []
 decide = lambda do |user|
-  raise "not queued: #{user}" unless client.listener.call("flag", user, { "pid" => Process.pid }, info) == :ok
+  raise "not queued: #{user}" unless client.listener.call("flag", user, { "pid" => Process.pid }, info) == :queued
 
   expected << user
 end

@@ -55,7 +55,7 @@ class TestAttach < FlagwireTest::Case
     assert_equal (10.times.map { |i| uid("t#{i}") } + 10.times.map { |i| uid("c#{i}") }).sort, messages.map { |m| m["userId"] }.sort
     assert_unique_message_ids(messages)
     treatment = messages.find { |m| m["userId"] == uid("t0") }["properties"]
-    assert_equal({ "flagKey" => "checkout_flow", "ruleKey" => "checkout_ab", "variationKey" => "treatment",
+    assert_equal({ "flagKey" => "checkout_flow", "ruleKey" => "checkout_ab", "ruleType" => "experiment", "variationKey" => "treatment",
                    "enabled" => true, "optimizelyUserId" => uid("t0"), "userAttributes" => { "plan" => "pro" },
                    "experiment_id" => "2001", "experiment_name" => "checkout_ab",
                    "variation_id" => "5002", "variation_name" => "treatment" }, treatment)
@@ -181,7 +181,9 @@ class TestAttach < FlagwireTest::Case
     optimizely.decide(uid("good"), "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment")
     assert_equal [uid("bad"), nil, uid("good")], seen
     assert_empty optimizely.notification_center.errors
-    assert_equal 2, client.stats[:listener_errors]
+    stats = client.stats
+    assert_equal 1, stats[:listener_errors] # the one handed over at once (not a flag decision Hash)
+    assert_equal 2, stats[:dropped_invalid] # that one, and the flag decision the core refused later
   end
 
   def test_a_raising_listener_before_flagwire_skips_it_as_ruby_sdk_does

@@ -1,14 +1,10 @@
 # frozen_string_literal: true
 
 require "test_helper"
-require "open3"
-require "rbconfig"
 
 # Pre-forking servers (Puma, Unicorn, Resque): after Process.fork the child's events are sent by
 # the child and the parent's by the parent, once, with nothing for the user to call.
 class TestFork < FlagwireTest::Case
-  LIB_DIR = File.expand_path("../lib", __dir__)
-
   def treatment
     flag(flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment",
          experiment_id: "2001", variation_id: "5002")
@@ -37,7 +33,7 @@ class TestFork < FlagwireTest::Case
     client.set_datafile(FlagwireTest::MINIMAL_DATAFILE)
     listener = client.listener
     parent_before = Array.new(10) { |i| uid("parent-before-#{i}") }
-    parent_before.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    parent_before.each { |u| assert_equal :queued, listener.call("flag", u, {}, treatment) }
     # One made on this thread before the fork: any per-thread id generator is now in use.
     parent_before << uid("parent-track-before")
     assert client.enqueue({ type: "track", userId: parent_before.last, event: "E" })
@@ -49,7 +45,7 @@ class TestFork < FlagwireTest::Case
     pid = fork do
       code = 1
       begin
-        child_users.each { |u| raise "not queued: #{u}" unless listener.call("flag", u, {}, treatment) == :ok }
+        child_users.each { |u| raise "not queued: #{u}" unless listener.call("flag", u, {}, treatment) == :queued }
         child_tracks.each { |u| raise "not queued: #{u}" unless client.enqueue({ type: "track", userId: u, event: "E" }) }
         stats = client.stats
         raise "child stats are not fresh: #{stats}" unless stats[:enqueued] == child_users.size + child_tracks.size
@@ -63,7 +59,7 @@ class TestFork < FlagwireTest::Case
     end
 
     parent_after = Array.new(5) { |i| uid("parent-after-#{i}") }
-    parent_after.each { |u| assert_equal :ok, listener.call("flag", u, {}, treatment) }
+    parent_after.each { |u| assert_equal :queued, listener.call("flag", u, {}, treatment) }
     parent_tracks.each { |u| assert client.enqueue({ type: "track", userId: u, event: "E" }) }
     status = wait_child(pid)
     assert status.success?, "child exited with #{status.exitstatus}"
@@ -84,18 +80,52 @@ class TestFork < FlagwireTest::Case
     assert_unique_message_ids(messages)
   end
 
+  # The log callback in a forked child: the child's sender thread is a native thread created
+  # after fork, whose lines go through the ffi gem's callback dispatcher, which ffi < 1.17.1 does
+  # not restart in the child (the binding's fork hook does). Without it the child hangs in close.
+  def test_a_forked_childs_log_lines_reach_its_logger_and_it_exits
+    Dir.mktmpdir do |dir|
+      log = File.join(dir, "flagwire.log")
+      client = new_client(log_level: "debug", logger: Logger.new(log), flush_interval_ms: 60_000)
+      client.listener.call("flag", uid("parent"), {}, treatment)
+      assert client.flush(timeout: 10) # the parent's sender has logged through the callback
+      child_user = uid("child")
+      pid = fork do
+        code = 1
+        begin
+          raise "not queued" unless client.listener.call("flag", child_user, {}, treatment) == :queued
+
+          code = client.close(timeout: 10) == true ? 0 : 2
+        ensure
+          exit!(code)
+        end
+      end
+      status = wait_child(pid, timeout: 20)
+      assert status.success?, "child exited with #{status.exitstatus}"
+      child_lines = File.readlines(log).select { |l| l.include?("##{pid}]") }
+      assert(child_lines.any? { |l| l.include?("DEBUG -- flagwire: event: ") && l.include?(child_user) }, child_lines.join)
+      assert_equal [uid("child"), uid("parent")], my_messages.map { |m| m["userId"] }.sort
+    end
+  end
+
   def test_forked_children_close_through_at_exit
-    script = File.expand_path("fork_script.rb", __dir__)
-    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, script, collector.url, @run)
-    assert status.success?, "#{out}\n#{err}"
-    expected = out.split
-    assert_equal 3 * 11 + 2 * 5 + 2, expected.size
-    assert_equal expected.sort, my_messages.map { |m| m["userId"] }.sort
+    Dir.mktmpdir do |dir|
+      log = File.join(dir, "flagwire.log")
+      script = File.expand_path("fork_script.rb", __dir__)
+      out, err, status = ruby_process(script, collector.url, @run, log)
+      assert status.success?, "#{out}\n#{err}"
+      expected = out.split
+      assert_equal 3 * 11 + 2 * 5 + 2, expected.size
+      assert_equal expected.sort, my_messages.map { |m| m["userId"] }.sort
+      # Each worker (and the parent) logged its own delivery into its Logger, at exit.
+      senders = File.readlines(log).grep(/DEBUG -- flagwire: event: /).map { |l| l[/#(\d+)\]/, 1] }.uniq
+      assert_equal 4, senders.size, File.read(log)
+    end
   end
 
   def test_forked_children_message_ids_are_unique
     script = File.expand_path("fork_script.rb", __dir__)
-    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, script, collector.url, @run)
+    out, err, status = ruby_process(script, collector.url, @run)
     assert status.success?, "#{out}\n#{err}"
     assert_unique_message_ids(my_messages)
   end

@@ -10,10 +10,13 @@ require "net/http"
 require "securerandom"
 require "tmpdir"
 require "fileutils"
+require "open3"
+require "rbconfig"
 require "flagwire"
 
 module FlagwireTest
   REPO = File.expand_path("../../..", __dir__)
+  LIB_DIR = File.expand_path("../lib", __dir__)
   DATA = File.join(REPO, "tests", "data")
   MINIMAL_DATAFILE = File.read(File.join(DATA, "minimal-datafile.json"))
   REPEATED_DATAFILE = File.read(File.join(DATA, "datafile-repeated-rule-keys.json"))
@@ -175,6 +178,39 @@ module FlagwireTest
       client = Flagwire::Client.new(write_key: WRITE_KEY, **defaults.merge(options))
       @clients << client
       client
+    end
+
+    # Runs `ruby -I lib ARGS` in a new process, killed after `timeout` seconds (coreutils
+    # timeout), so a hang fails the test instead of stalling the suite. [stdout, stderr, status]
+    def ruby_process(*args, env: {}, timeout: 60)
+      Open3.capture3(env, "timeout", "-k", "5", timeout.to_s, RbConfig.ruby, "-I", LIB_DIR, *args)
+    end
+
+    # Runs a script that makes `count` clients, uses each once (`use`: Ruby code with `c`, the
+    # client, and `id`, a user id made of uid("gc") and the client's number) and drops it, then
+    # collects garbage until a finalizer has closed a client or `within` seconds have passed.
+    # Returns [clients open before, after]; at_exit closes the rest.
+    def abandoned_clients(count, use, within:)
+      script = <<~RUBY
+        require "flagwire"
+        def make(i)
+          c = Flagwire::Client.new(write_key: "k", endpoint: ARGV[0], flush_interval_ms: 60_000, log_level: "off", close_timeout: 2)
+          id = "\#{ARGV[1]}-\#{i}"
+          #{use}
+          nil
+        end
+        #{count}.times { |i| make(i) }
+        before = Flagwire.open_clients
+        deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + #{within}
+        until Flagwire.open_clients < before || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+          GC.start(full_mark: true, immediate_sweep: true)
+          sleep 0.05
+        end
+        puts "\#{before} \#{Flagwire.open_clients}"
+      RUBY
+      out, err, status = ruby_process("-e", script, collector.url, uid("gc"))
+      assert status.success?, err
+      out.split.map(&:to_i)
     end
 
     # A user id unique to this test run.

@@ -1,13 +1,9 @@
 # frozen_string_literal: true
 
 require "test_helper"
-require "open3"
-require "rbconfig"
 
 # Threads, close, at_exit and the GC finalizer.
 class TestLifecycle < FlagwireTest::Case
-  LIB_DIR = File.expand_path("../lib", __dir__)
-
   def treatment
     flag(flag_key: "checkout_flow", rule_key: "checkout_ab", variation_key: "treatment",
          experiment_id: "2001", variation_id: "5002")
@@ -36,7 +32,7 @@ class TestLifecycle < FlagwireTest::Case
       end
     end
     (workers + [side]).each { |w| assert w.join(60), "thread did not finish" }
-    assert(statuses.flatten.all?(:ok))
+    assert(statuses.flatten.all?(:queued))
 
     messages = delivered(client, timeout: 30)
     assert_equal threads * per_thread + 20, messages.size
@@ -102,9 +98,9 @@ class TestLifecycle < FlagwireTest::Case
     closed_by = closers.map(&:value)
     assert_equal 1, closed_by.count { |v| !v.nil? }, "exactly one close did the work: #{closed_by.inspect} #{outcomes}"
     all = results.flatten
-    assert(all.all? { |s| s.nil? || s == :ok })
-    # Every event queued before close was delivered, once.
-    queued = all.count(:ok)
+    assert(all.all? { |s| s.nil? || s == :queued })
+    # Every decision the listener took before close was handed over and delivered, once.
+    queued = all.count(:queued)
     messages = my_messages
     assert_equal queued, messages.size
     assert_unique_message_ids(messages)
@@ -133,31 +129,13 @@ class TestLifecycle < FlagwireTest::Case
         variation_key: "control", enabled: false, decision_event_dispatched: true, experiment_id: "2001", variation_id: "5001" })
       # no close: at_exit must flush and close it
     RUBY
-    _out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, "-e", script, collector.url, uid("exit"))
+    _out, err, status = ruby_process("-e", script, collector.url, uid("exit"))
     assert status.success?, err
     assert_equal [uid("exit")], my_messages.map { |m| m["userId"] }
   end
 
   def test_garbage_collected_clients_are_closed_by_their_finalizer
-    script = <<~RUBY
-      require "flagwire"
-      def make(i)
-        c = Flagwire::Client.new(write_key: "k", endpoint: ARGV[0], flush_interval_ms: 60_000, log_level: "off", close_timeout: 2)
-        c.enqueue({ type: "track", userId: "\#{ARGV[1]}-\#{i}", event: "GC" })
-        nil
-      end
-      20.times { |i| make(i) }
-      before = Flagwire.open_clients
-      10.times do
-        GC.start(full_mark: true, immediate_sweep: true)
-        break if Flagwire.open_clients < before
-        sleep 0.05
-      end
-      puts "\#{before} \#{Flagwire.open_clients}"
-    RUBY
-    out, err, status = Open3.capture3(RbConfig.ruby, "-I", LIB_DIR, "-e", script, collector.url, uid("gc"))
-    assert status.success?, err
-    before, after = out.split.map(&:to_i)
+    before, after = abandoned_clients(20, 'c.enqueue({ type: "track", userId: id, event: "GC" })', within: 0.5)
     assert_equal 20, before
     assert_operator after, :<, before, "no finalizer ran"
     # Finalized or closed at exit: every event is delivered once.

@@ -1,17 +1,9 @@
 # frozen_string_literal: true
 
 require "test_helper"
-require "open3"
-require "rbconfig"
 
 # Loading, the ABI handshake, owned strings, config and status handling.
 class TestNative < FlagwireTest::Case
-  LIB_DIR = File.expand_path("../lib", __dir__)
-
-  def ruby_subprocess(code, env = {})
-    Open3.capture3(env, RbConfig.ruby, "-I", LIB_DIR, "-e", code)
-  end
-
   def test_versions
     assert_equal "0.2.0", Flagwire.version
     assert_equal Flagwire::ABI_VERSION, Flagwire.abi_version
@@ -23,14 +15,14 @@ class TestNative < FlagwireTest::Case
     if ENV["FLAGWIRE_LIB"]
       assert_equal [ENV["FLAGWIRE_LIB"]], candidates
     else
-      assert_equal [File.join(LIB_DIR, "flagwire", "native", "libflagwire.so"),
-                    File.expand_path("../../../target/release/libflagwire.so", LIB_DIR)], candidates
+      assert_equal [File.join(FlagwireTest::LIB_DIR, "flagwire", "native", "libflagwire.so"),
+                    File.expand_path("../../../target/release/libflagwire.so", FlagwireTest::LIB_DIR)], candidates
     end
     assert_includes candidates, Flagwire.library_path
   end
 
   def test_flagwire_lib_override_that_does_not_exist_fails_with_a_clear_error
-    _out, err, status = ruby_subprocess('require "flagwire"', "FLAGWIRE_LIB" => "/nonexistent/libflagwire.so")
+    _out, err, status = ruby_process("-e", 'require "flagwire"', env: { "FLAGWIRE_LIB" => "/nonexistent/libflagwire.so" })
     refute status.success?
     assert_match(/Flagwire::LibraryError/, err)
     assert_match(%r{/nonexistent/libflagwire\.so}, err)
@@ -46,10 +38,12 @@ class TestNative < FlagwireTest::Case
     assert_match(/needs ABI version #{Flagwire::ABI_VERSION}/, error.message)
   end
 
-  def test_unknown_keyword_is_an_argument_error_naming_it
-    error = assert_raises(ArgumentError) { Flagwire::Client.new(write_key: "k", batchsize: 10, bogus: 1) }
-    assert_match(/:batchsize/, error.message)
-    assert_match(/:bogus/, error.message)
+  # The binding keeps no list of config keys: the core validates them and names the unknown one.
+  def test_unknown_keyword_is_refused_by_the_core_naming_it
+    error = assert_raises(Flagwire::ConfigError) { Flagwire::Client.new(write_key: "secret-key-123", batchsize: 10) }
+    assert_equal Flagwire::Status::INVALID_CONFIG, error.status
+    assert_match(/`batchsize`/, error.message)
+    refute_match(/secret-key-123/, error.message)
     assert_equal 0, Flagwire.open_clients - @clients.size
   end
 
@@ -83,7 +77,8 @@ class TestNative < FlagwireTest::Case
       max_retries: 2, backoff_base_ms: 10, backoff_max_ms: 20, request_timeout_ms: 1000, gzip: false,
       event_name: "Experiment Viewed", property_style: :both, include_attributes: true,
       include_rollouts: false, user_id_field: "userId", honor_disable_decision_event: true,
-      allow_insecure_http: false, proxy: nil, ca_certs_pem: nil, log_level: :off, close_timeout: 1.0
+      allow_insecure_http: false, proxy: nil, ca_certs_pem: nil, log_level: :off, close_timeout: 1.0,
+      logger: Logger.new(nil)
     )
     refute client.closed?
   end
@@ -100,14 +95,15 @@ class TestNative < FlagwireTest::Case
   def test_owned_strings_are_read_as_utf8_and_freed
     client = new_client
     assert_nil client.last_error
-    assert_raises(Flagwire::InvalidInputError) { client.enqueue({ type: "track", userId: "u" }) } # no event
+    error = assert_raises(Flagwire::InvalidInputError) { client.enqueue({ type: "track", userId: "u" }) } # no event
     message = client.last_error
     assert_equal Encoding::UTF_8, message.encoding
     assert message.valid_encoding?
+    assert_includes error.message, message # the call's own out_error, in the exception
     # Many round trips: each string is freed by flagwire_string_free (a leak or a double free
     # would show under valgrind / ASan; here it must simply keep working).
     5_000.times { client.stats }
-    5_000.times { client.last_error }
+    5_000.times { assert_raises(Flagwire::InvalidInputError) { client.enqueue("{") } }
     assert_equal Encoding::UTF_8, Flagwire::Native.take_string(Flagwire::Native.flagwire_stats(ptr_of(client))).encoding
     assert_nil Flagwire::Native.take_string(FFI::Pointer::NULL)
   end
@@ -117,9 +113,41 @@ class TestNative < FlagwireTest::Case
     assert_equal 1, Flagwire::Native.check(1, "x")
     assert_raises(Flagwire::ClosedError) { Flagwire::Native.check(8, "x") }
     assert_raises(Flagwire::InvalidInputError) { Flagwire::Native.check(4, "x", detail: "bad") }
+    assert_raises(Flagwire::InvalidInputError) { Flagwire::Native.check(13, "x", detail: "record") }
     error = assert_raises(Flagwire::InternalError) { Flagwire::Native.check(10, "x", detail: "boom") }
     assert_equal "flagwire: x: panic: boom", error.message
     assert_equal :panic, error.status_name
+  end
+
+  # The binding's tables of the C enums are the header's (include/flagwire.h), number for number.
+  def test_status_and_enum_tables_match_the_header
+    header = File.read(File.join(FlagwireTest::REPO, "include", "flagwire.h"))
+    from_header = lambda do |prefix|
+      header.scan(/^\s*FLAGWIRE_#{prefix}_(\w+) = (\d+),/).to_h { |name, n| [name.to_sym, Integer(n)] }
+    end
+    table = lambda do |mod|
+      mod.constants.to_h { |c| [c, mod.const_get(c)] }.select { |_, v| v.is_a?(Integer) }
+    end
+    statuses = from_header.call("STATUS")
+    assert_operator statuses.size, :>=, 14
+    assert_equal statuses, table.call(Flagwire::Status)
+    assert_equal from_header.call("LOG_LEVEL"), table.call(Flagwire::Native::LogLevel)
+    assert_equal from_header.call("PROFILE_FIELD"), table.call(Flagwire::Native::ProfileField)
+    assert_equal Flagwire::ABI_VERSION, Integer(header[/#define FLAGWIRE_ABI_VERSION (\d+)/, 1])
+    # Every status has its Symbol and maps to an error class or to success.
+    statuses.each_value { |n| refute_match(/unknown/, Flagwire::Status.to_sym(n).to_s) }
+  end
+
+  # Only ABI 2 functions are attached: none of those the header marks deprecated (ABI 1).
+  def test_no_deprecated_function_is_attached
+    header = File.read(File.join(FlagwireTest::REPO, "include", "flagwire.h"))
+    deprecated = header.scan(/^FLAGWIRE_DEPRECATED\(.*\)\n.*?\b(flagwire_\w+)\(/).flatten
+    assert_includes deprecated, "flagwire_on_flag_decision"
+    assert_includes deprecated, "flagwire_last_error"
+    assert_operator deprecated.size, :>=, 7
+    deprecated.each { |name| refute Flagwire::Native.respond_to?(name), "#{name} is attached" }
+    source = Dir[File.join(FlagwireTest::LIB_DIR, "**", "*.rb")].map { |f| File.read(f) }.join
+    deprecated.each { |name| refute_match(/\b#{name}\b/, source, "#{name} is used") }
   end
 
   def test_enqueue_any_segment_message
@@ -135,13 +163,11 @@ class TestNative < FlagwireTest::Case
   end
 
   def test_too_large_and_queue_full_return_false_and_are_counted
-    # max_queue_events bounds the queue, not the batch the sender has already taken off it, and the
-    # sender takes what is queued whenever it wakes (its first loop runs when its thread starts, so
-    # right after init it may race the first enqueue). Park it first, deterministically: it takes
-    # one event and blocks in a request the collector holds open; from then on nothing leaves the
-    # queue until close.
+    # max_queue_events bounds every event held, the request in flight included. Park the sender
+    # first, deterministically: it takes one event and blocks in a request the collector holds
+    # open (one request at a time); from then on nothing leaves until close.
     collector.script([{ hang: true }])
-    client = new_client(max_queue_events: 2, flush_interval_ms: 60_000, request_timeout_ms: 60_000,
+    client = new_client(max_queue_events: 3, max_in_flight: 1, flush_interval_ms: 60_000, request_timeout_ms: 60_000,
                         max_retries: 0, close_timeout: 0.5)
     assert client.enqueue({ type: "track", userId: uid("parked"), event: "E" })
     refute client.flush(timeout: 0) # wakes the sender (and times out at once)

@@ -55,3 +55,39 @@ pub fn spawn_binary(args: &[&str]) -> (Child, BufReader<ChildStdout>, u16) {
     let port: u16 = first.trim_end().rsplit(':').next().unwrap().parse().unwrap();
     (child, out, port)
 }
+
+/// A ureq agent that neither follows redirects nor errors on non-2xx responses.
+pub fn agent_no_redirects() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// The parts of a ureq response the tests look at.
+pub fn from_ureq(mut r: ureq::http::Response<ureq::Body>) -> Resp {
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    Resp { status: r.status().as_u16(), headers, body: r.body_mut().read_to_vec().unwrap() }
+}
+
+/// POST `body` as JSON to `base` + `path` with Basic auth for write key `key`, over ureq.
+pub fn ureq_post(a: &ureq::Agent, base: &str, path: &str, body: &[u8]) -> Resp {
+    let r = a
+        .post(format!("{base}{path}"))
+        .header("Authorization", &basic("key"))
+        .header("Content-Type", "application/json")
+        .send(body)
+        .unwrap();
+    from_ureq(r)
+}
+
+/// GET `base` + `path` over ureq.
+pub fn ureq_get(a: &ureq::Agent, base: &str, path: &str) -> Resp {
+    from_ureq(a.get(format!("{base}{path}")).call().unwrap())
+}

@@ -19,6 +19,18 @@ fn main() -> ExitCode {
     };
     let mut fresh = Vec::new();
     bindings.write(&mut fresh);
+    // Only the ABI's own names reach the header: an internal constant made `pub` must not leak.
+    let text = String::from_utf8_lossy(&fresh);
+    let leaked: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .map(|rest| rest.split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or(""))
+        .filter(|name| !name.starts_with("FLAGWIRE_"))
+        .collect();
+    if !leaked.is_empty() {
+        eprintln!("the header would define names outside the FLAGWIRE_ prefix: {leaked:?}");
+        return ExitCode::FAILURE;
+    }
     let path = root.join("include/flagwire.h");
     let current = std::fs::read(&path).unwrap_or_default();
     if current == fresh {

@@ -74,6 +74,21 @@ var specs = []spec{
 		metric: "ns/op", unit: "ns", better: lower, goal: "<= 1000 ns in Rust; Go adds the cgo crossing", goalKind: "absolute"},
 }
 
+// The delivery benchmark at internet latency (BenchmarkDeliveryAtLatency/<ms>ms/<sink>).
+func init() {
+	for _, ms := range []string{"0", "20", "50", "200"} {
+		bench := "BenchmarkDeliveryAtLatency/" + ms + "ms/"
+		specs = append(specs,
+			spec{name: "Go: delivered events/s at " + ms + " ms per request", bench: bench + fw, peerBench: bench + ag,
+				metric: "delivered-events/s", unit: "events/s", better: higher, goal: "> analytics-go", goalKind: vsPeer,
+				note: "first call until the collector, answering each request after " + ms + " ms (+10% jitter), " +
+					"holds all {N} events; flagwire with its default concurrency, analytics-go with its own"},
+			spec{name: "Go: caller cost at " + ms + " ms per request", bench: bench + fw, peerBench: bench + ag,
+				metric: "ns/op", unit: "ns", better: lower, goal: atMostPeer, goalKind: vsPeer,
+				note: "wall time inside the handler during the same burst of {N} calls"})
+	}
+}
+
 type stat struct {
 	Name    string    `json:"name,omitempty"`
 	Median  float64   `json:"median"`

@@ -2,11 +2,16 @@
 
 require "json"
 require_relative "native_handle"
+require_relative "decision_record"
+require_relative "decision_batcher"
+require_relative "listener_errors"
+require_relative "json_text"
+require_relative "log_bridge"
 require_relative "optimizely"
 
 module Flagwire
   # A flagwire client: a bounded queue and a background sender that turns Optimizely DECISION
-  # notifications into Segment "Experiment Viewed" events (DESIGN.md).
+  # notifications into Segment "Experiment Viewed" events (docs/design.md).
   #
   #   client = Flagwire::Client.new(write_key: ENV.fetch("SEGMENT_WRITE_KEY"))
   #   client.attach(optimizely)          # DECISION listener + datafile on every config update
@@ -16,40 +21,21 @@ module Flagwire
   # All methods are thread-safe. After #close every method raises Flagwire::ClosedError, except
   # the listener (which ignores the decision) and #close itself (which returns nil).
   class Client
-    # Config keys of the core (DESIGN §3), passed through as JSON. write_key is the keyword.
-    CORE_OPTIONS = %i[
-      endpoint batch_size flush_interval_ms max_queue_events max_queue_bytes max_retries
-      backoff_base_ms backoff_max_ms request_timeout_ms gzip event_name property_style
-      include_attributes include_rollouts user_id_field honor_disable_decision_event
-      allow_insecure_http proxy ca_certs_pem log_level profile
-    ].freeze
-
     # Seconds #close (and at_exit, and the GC finalizer) waits for queued events to be delivered.
     DEFAULT_CLOSE_TIMEOUT = 5.0
     DEFAULT_FLUSH_TIMEOUT = 5.0
 
-    # Statuses the listener accepts without raising (see NativeHandle::LISTENER_ALLOW), and what
-    # it returns for them: indexed by status, so the hot path does no method call for it.
-    LISTENER_ALLOW = NativeHandle::LISTENER_ALLOW
+    LISTENER = "listener"
+    # Statuses the listener accepts without raising: queued, not an exposure, or dropped and
+    # counted by the core (stats :dropped_queue_full / :dropped_too_large); and what it returns
+    # for them, indexed by status so the hot path makes no method call for it.
+    LISTENER_ALLOW = [Status::OK, Status::SKIPPED, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
     LISTENER_RESULTS = Array.new(Status::TOO_LARGE + 1) { |status| Status.to_sym(status) if LISTENER_ALLOW.include?(status) }.freeze
     ENQUEUE_ALLOW = [Status::OK, Status::QUEUE_FULL, Status::TOO_LARGE].freeze
+    FLUSH_ALLOW = [Status::OK, Status::TIMEOUT].freeze
+    PROFILE_ALLOW = [Status::OK, Status::NOT_FOUND, Status::UNAVAILABLE].freeze
 
     FLAG = OptimizelySDK::FLAG
-    # One reused generator state: JSON.generate builds a new one per call, which costs as much as
-    # the generation itself. Compact output only, so sharing it between threads is harmless.
-    JSON_STATE = JSON::State.new
-
-    # JSON text of `obj` through JSON_STATE. json 2.x does not unwind State#depth when generation
-    # raises (NaN, a bad encoding, ...), so reset it, or 100 errors would break every later call.
-    def self.dump_json(obj)
-      JSON_STATE.generate(obj)
-    rescue StandardError
-      JSON_STATE.depth = 0
-      raise
-    end
-
-    # decision_info entries the core ignores (they can be large, or not JSON-serializable).
-    IGNORED_INFO_KEYS = %i[variables reasons variable_key variable_type variable_value variable_values].freeze
 
     # The attachment made by #attach: the notification center and the two listener ids.
     Attachment = Struct.new(:client, :notification_center, :decision_listener_id, :config_update_listener_id) do
@@ -66,43 +52,34 @@ module Flagwire
 
     # @param write_key [String] Segment source write key (required; never logged).
     # @param close_timeout [Numeric] seconds #close, at_exit and the finalizer wait to deliver.
-    # @param options the core's config keys (DESIGN §3), e.g. endpoint:, batch_size:,
-    #   flush_interval_ms:, property_style: ("both" | "optimizely" | "segment"), include_rollouts:,
-    #   log_level:. Unknown keywords raise ArgumentError naming them.
-    # @raise [Flagwire::ConfigError] when the core refuses the config (the message names the key).
-    def initialize(write_key:, close_timeout: DEFAULT_CLOSE_TIMEOUT, **options)
-      unknown = options.keys - CORE_OPTIONS
-      unless unknown.empty?
-        raise ArgumentError, "flagwire: unknown option#{'s' if unknown.size > 1} " \
-                             "#{unknown.map(&:inspect).join(', ')} (known: write_key, close_timeout, " \
-                             "#{CORE_OPTIONS.join(', ')})"
-      end
+    # @param logger [Logger] where the core's log lines go (docs/design.md §2.4); default a Logger
+    #   on $stderr at the level of `log_level`. Any object with Logger#add(severity, message, progname).
+    # @param options the core's config keys (docs/design.md §3), passed through as JSON, e.g.
+    #   endpoint:, batch_size:, flush_interval_ms:, property_style: ("both" | "optimizely" |
+    #   "segment"), include_rollouts:, log_level: ("off" | "error" | "warn" | "info" | "debug").
+    #   `nil` means the default.
+    # @raise [Flagwire::ConfigError] when the core refuses the config, an unknown key included
+    #   (the message names the key).
+    def initialize(write_key:, close_timeout: DEFAULT_CLOSE_TIMEOUT, logger: nil, **options)
       Flagwire.milliseconds(close_timeout) # validates it
+      LogBridge.validate!(logger) if logger
 
       config = { write_key: write_key }.merge(options).compact
       out_client = FFI::MemoryPointer.new(:pointer)
       out_error = FFI::MemoryPointer.new(:pointer)
       status = Native.flagwire_init(JSON.generate(config), out_client, out_error)
-      detail = Native.take_string(out_error.read_pointer)
-      Native.check(status, "init", detail: detail, allow: [Status::OK])
+      Native.check(status, "init", detail: Native.take_error(out_error), allow: [Status::OK])
 
       @native = NativeHandle.new(out_client.read_pointer, close_timeout)
-      Flagwire.track(@native)
+      @errors = ListenerErrors.new
+      @batcher = DecisionBatcher.new(@native, @errors)
+      Flagwire.track(@native, @batcher)
       ObjectSpace.define_finalizer(self, self.class.finalizer(@native))
+      @native.log_to(LogBridge.callback(logger || LogBridge.default_logger(options[:log_level] || "warn")))
 
-      @datafile_pushed = false
-      # With include_attributes: false the core drops them: do not serialize them at all.
-      @send_attributes = options[:include_attributes] != false
-      # With the defaults (honor_disable_decision_event on, include_rollouts off) the core skips
-      # every flag decision with decision_event_dispatched false (DESIGN §4): no attributes' JSON
-      # for those.
-      @undispatched_are_skipped = options[:honor_disable_decision_event] != false && !options[:include_rollouts]
       @attachment = nil
       @attach_lock = Mutex.new
-      @listener_errors = 0
-      @errors_lock = Mutex.new
-      @warned = {}
-      @listener = method(:on_decision)
+      @listener = method(:queue_decision)
     end
 
     # One client owns one native handle: a copy would close it twice.
@@ -116,42 +93,36 @@ module Flagwire
     # #attach registers it for you. Always the same object (the SDK refuses duplicates).
     attr_reader :listener
 
-    # The DECISION listener itself. Never raises (in ruby-sdk the first exception skips every later
-    # listener): errors are counted in stats[:listener_errors] and warned about once.
+    # What the listener calls. It only converts (docs/design.md §8); the core decides what is an
+    # exposure. A "flag" decision is kept with its decision time and handed to the core off this
+    # thread, as a decision record (DecisionBatcher); any other notification goes as JSON now.
+    # Never raises (in ruby-sdk the first exception skips every later listener): errors are
+    # counted in stats[:listener_errors] and warned about once; the core counts the decisions it
+    # refuses in stats[:dropped_invalid].
+    #
+    # @return [Symbol, nil] :queued for a flag decision (flush or stats hand it over at once);
+    #   otherwise as #on_decision.
+    def queue_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil)
+      return :queued if type == FLAG && decision_info.is_a?(Hash) && @batcher.add(self, user_id, attributes, decision_info)
+
+      on_decision(type, user_id, attributes, decision_info) # not a flag decision, or MAX_PENDING wait
+    rescue ClosedError
+      closed_note
+    rescue StandardError => e
+      @errors.failed(e)
+    end
+
+    # Hands one DECISION notification to the core now and returns its answer: a "flag" decision as
+    # a decision record, any other as JSON. Never raises, like the listener.
     #
     # @return [Symbol, nil] :ok (an event was queued), :skipped (not an exposure), :queue_full or
     #   :too_large (dropped and counted), nil after an error or after #close.
     def on_decision(type = nil, user_id = nil, attributes = nil, decision_info = nil)
-      info = decision_info
-      status =
-        if type == FLAG && info.is_a?(Hash) && (flag_key = info[:flag_key]) &&
-           (@datafile_pushed || info[:experiment_id].nil?)
-          # Fast path. Without a datafile it is only taken when the SDK sent no experiment id:
-          # flagwire_on_flag_decision has no id parameters, and the JSON path keeps them.
-          rule_key = info[:rule_key]
-          variation_key = info[:variation_key]
-          dispatched = info[:decision_event_dispatched]
-          # The attributes' JSON (the listener's largest cost) only for a decision the core may
-          # turn into an event: it skips, whatever the datafile says, a decision without a rule or
-          # variation key, and (DESIGN §4 rule 2, with include_rollouts off) one whose decision
-          # event was not dispatched, e.g. every rollout decision when sendFlagDecisions is off.
-          attributes_json =
-            if @send_attributes && attributes && !attributes.empty? && rule_key && variation_key &&
-               (dispatched != false || !@undispatched_are_skipped)
-              Client.dump_json(attributes)
-            end
-          @native.on_flag_decision(user_id, flag_key, rule_key, variation_key, info[:enabled] ? 1 : 0,
-                                   dispatched.nil? ? -1 : (dispatched ? 1 : 0), attributes_json)
-        else
-          @native.call(:flagwire_on_decision, notification_json(type, user_id, attributes, info),
-                       what: "listener", allow: LISTENER_ALLOW)
-        end
-      LISTENER_RESULTS[status]
+      LISTENER_RESULTS[decide_now(type, user_id, attributes, decision_info)]
     rescue ClosedError
-      listener_note(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
+      closed_note
     rescue StandardError => e
-      listener_note(:listener, "flagwire: listener error (counted in stats[:listener_errors]; " \
-                               "further ones are not printed): #{e.class}: #{e.message}", count: true)
+      @errors.failed(e)
     end
 
     # Registers the DECISION listener and an OPTIMIZELY_CONFIG_UPDATE listener (which pushes the
@@ -220,12 +191,16 @@ module Flagwire
     end
 
     # Gives the core the Optimizely datafile (JSON text, or a Hash) so rules are classified per flag
-    # from it. #attach does this on attach and on every config update.
+    # from it. #attach does this on attach and on every config update. The GVL is released while
+    # the core indexes it.
     # @raise [Flagwire::InvalidInputError] for an invalid datafile (the previous one is kept).
     def set_datafile(datafile)
-      json = datafile.is_a?(String) ? datafile : Client.dump_json(datafile)
-      @native.call_waiting(:flagwire_set_datafile, json, what: "set_datafile", allow: [Status::OK])
-      @datafile_pushed = true
+      json = datafile.is_a?(String) ? datafile : JsonText.generate(datafile)
+      copy = Native.copy(json)
+      @native.call_waiting("set_datafile") do |ptr, out_error|
+        Native.flagwire_set_datafile_json(ptr, copy, json.bytesize, out_error)
+      end
+      true
     end
 
     # Queues any Segment message (track, identify, page, screen, group, alias), as a Hash or JSON
@@ -233,30 +208,36 @@ module Flagwire
     # @return [Boolean] true when queued, false when dropped (queue full, or over 32 KB; counted).
     # @raise [Flagwire::InvalidInputError] when it is not a valid Segment message.
     def enqueue(message)
-      json = message.is_a?(String) ? message : Client.dump_json(message)
-      @native.call(:flagwire_enqueue, json, what: "enqueue", allow: ENQUEUE_ALLOW) == Status::OK
+      json = message.is_a?(String) ? message : JsonText.generate(message)
+      @native.call("enqueue", ENQUEUE_ALLOW) do |ptr, out_error|
+        Native.flagwire_enqueue_json(ptr, json, json.bytesize, out_error)
+      end == Status::OK
     end
 
-    # Waits until every event queued before the call is delivered (or has failed for good).
-    # Other Ruby threads keep running meanwhile.
+    # Hands the listener's pending decisions over, then waits until every event queued before the
+    # call is delivered (or has failed for good). Other Ruby threads keep running meanwhile.
     # @return [Boolean] true when done, false when `timeout` (seconds) passed first (nothing is lost).
     def flush(timeout: DEFAULT_FLUSH_TIMEOUT)
-      @native.call_waiting(:flagwire_flush, Flagwire.milliseconds(timeout), what: "flush",
-                                                                            allow: [Status::OK, Status::TIMEOUT]) == Status::OK
+      ms = Flagwire.milliseconds(timeout)
+      @batcher.drain
+      @native.call_waiting("flush", FLUSH_ALLOW) { |ptr, _out_error| Native.flagwire_flush(ptr, ms) } == Status::OK
     end
 
-    # Counters since init in this process (DESIGN §6) plus :listener_errors (this binding's).
+    # Counters since init in this process (docs/design.md §6) plus :listener_errors (this binding's).
     # @return [Hash{Symbol=>Integer}] :decisions, :exposures, :skipped, :enqueued,
     #   :dropped_queue_full, :dropped_invalid, :dropped_too_large, :delivered, :failed, :retries,
     #   :batches, :bytes_sent, :queue_depth, :listener_errors
     def stats
-      json = @native.call_string(:flagwire_stats, what: "stats")
-      raise InternalError, "flagwire: stats: the library returned NULL" unless json
-
-      JSON.parse(json, symbolize_names: true).merge(listener_errors: @listener_errors)
+      @batcher.drain # the counters then include every decision the listener has seen
+      json = nil
+      @native.call("stats") do |ptr, _out_error|
+        json = Native.take_string(Native.flagwire_stats(ptr))
+        json ? Status::OK : Status::PANIC # NULL only for a panic caught at the boundary
+      end
+      JSON.parse(json, symbolize_names: true).merge(listener_errors: @errors.count)
     end
 
-    # Segment Profile API (DESIGN §7; needs the `profile:` option): the profile's traits as
+    # Segment Profile API (docs/design.md §7; needs the `profile:` option): the profile's traits as
     # Optimizely attributes, to pass to create_user_context. Cached (TTL + LRU) in the core; a miss
     # waits at most profile timeout_ms, on this thread only (the GVL is released).
     #
@@ -269,7 +250,7 @@ module Flagwire
     #   there is no such profile or the API is unavailable: decide without enrichment then.
     # @raise [Flagwire::ConfigError] without a `profile` config; InvalidInputError for a malformed identifier
     def profile_attributes(identifier = nil, **by_type)
-      json = profile_lookup(:flagwire_profile_attributes, "profile_attributes", identifier, by_type)
+      json = profile_lookup(Native::ProfileField::ATTRIBUTES, "profile_attributes", identifier, by_type)
       json && JSON.parse(json)
     end
 
@@ -277,12 +258,15 @@ module Flagwire
     # platforms (e.g. for a visitor known by anonymous_id). Same identifier, caching and statuses
     # as #profile_attributes. @return [String, nil]
     def profile_user_id(identifier = nil, **by_type)
-      profile_lookup(:flagwire_profile_user_id, "profile_user_id", identifier, by_type)
+      profile_lookup(Native::ProfileField::USER_ID, "profile_user_id", identifier, by_type)
     end
 
-    # The last error the core recorded on this client (any thread), or nil.
+    # The core's message for the last call on this client (any thread) that failed, or nil. Errors
+    # raised carry their own message; this is for the listener, which never raises.
     def last_error
-      @native.call_string(:flagwire_last_error, what: "last_error")
+      raise ClosedError.new("flagwire: last_error: the client is closed", status: Status::CLOSED) if closed?
+
+      @native.last_error
     end
 
     # Detaches, flushes (up to `timeout` seconds), stops the sender thread and frees the client.
@@ -317,20 +301,45 @@ module Flagwire
 
         warn "flagwire: close: detach failed: #{e.class}: #{e.message}"
       end
+      @batcher.close(timeout) # the listener's pending decisions first
       @native.close(timeout)
     end
 
-    PROFILE_ALLOW = [Status::OK, Status::NOT_FOUND, Status::UNAVAILABLE].freeze
-
-    def profile_lookup(fn, what, identifier, by_type)
-      identifier = Client.profile_identifier(identifier, by_type)
-      out = FFI::MemoryPointer.new(:pointer) # NULL until the core writes a string (OK only)
-      begin
-        status = @native.call_waiting(fn, identifier, out, what: what, allow: PROFILE_ALLOW)
-      ensure
-        text = Native.take_string(out.read_pointer) # read and freed whatever happened
+    # One notification to the core now; returns its status (see #on_decision).
+    def decide_now(type, user_id, attributes, decision_info)
+      if type == FLAG && decision_info.is_a?(Hash)
+        attributes_json = JsonText.generate(attributes) if attributes && !attributes.empty?
+        @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error, record|
+          DecisionRecord.write(record, user_id, decision_info, attributes_json)
+          Native.flagwire_on_decision_record(ptr, record.pointer, record.size, out_error)
+        end
+      else
+        # Legacy types (feature, feature-test, ab-test, ...), which records do not carry: the
+        # whole notification, in ruby-sdk's snake_case, which the core reads (docs/design.md §4).
+        json = JsonText.generate({ "type" => type, "user_id" => user_id, "attributes" => attributes,
+                                   "decision_info" => decision_info })
+        @native.call(LISTENER, LISTENER_ALLOW) do |ptr, out_error|
+          Native.flagwire_on_notification_json(ptr, json, json.bytesize, out_error)
+        end
       end
-      status == Status::OK ? text : nil
+    end
+
+    def closed_note
+      @errors.warn_once(:closed, "flagwire: a decision arrived after close and was ignored (detach before closing)")
+    end
+
+    def profile_lookup(field, what, identifier, by_type)
+      identifier = Client.profile_identifier(identifier, by_type)
+      copy = Native.copy(identifier)
+      out_value = FFI::MemoryPointer.new(:pointer) # NULL until the core writes a string (OK only)
+      begin
+        status = @native.call_waiting(what, PROFILE_ALLOW) do |ptr, out_error|
+          Native.flagwire_profile_lookup(ptr, field, copy, identifier.bytesize, out_value, out_error)
+        end
+      ensure
+        value = Native.take_string(out_value.read_pointer) # read and freed whatever happened
+      end
+      status == Status::OK ? value : nil
     end
 
     # @api private: "type:value" from a String or one keyword (user_id: "u" -> "user_id:u").
@@ -345,13 +354,6 @@ module Flagwire
                            "e.g. user_id: \"u-123\"; got #{identifier.inspect} #{by_type.inspect}"
     end
 
-    # The whole notification as JSON for flagwire_on_decision (legacy types, and flag decisions
-    # carrying ids while no datafile is known), in ruby-sdk's snake_case.
-    def notification_json(type, user_id, attributes, info)
-      info = info.except(*IGNORED_INFO_KEYS) if info.is_a?(Hash)
-      Client.dump_json({ "type" => type, "user_id" => user_id, "attributes" => attributes, "decision_info" => info })
-    end
-
     # The OPTIMIZELY_CONFIG_UPDATE listener body (and attach's first push). Never raises.
     def push_datafile_from(project)
       datafile = OptimizelySDK.datafile_of(project)
@@ -359,9 +361,8 @@ module Flagwire
     rescue ClosedError
       nil
     rescue StandardError => e
-      warn_once(:datafile, "flagwire: could not push the Optimizely datafile (rules are classified " \
-                           "without it until the next config update): #{e.class}: #{e.message}")
-      nil
+      @errors.warn_once(:datafile, "flagwire: could not push the Optimizely datafile (rules are classified " \
+                                   "without it until the next config update): #{e.class}: #{e.message}")
     end
 
     def check_listener_id!(id, what)
@@ -369,29 +370,6 @@ module Flagwire
 
       reason = id == -1 ? "this listener is already registered" : "the notification type or callback was refused"
       raise Error, "flagwire: attach: add_notification_listener(#{what}) returned #{id.inspect}: #{reason}"
-    end
-
-    # Counts and warns for the listener; itself never raises (not even in a signal trap, where no
-    # Mutex can be taken, or with a closed $stderr). Returns nil, the listener's error result.
-    def listener_note(key, message, count: false)
-      if count
-        begin
-          @errors_lock.synchronize { @listener_errors += 1 }
-        rescue ThreadError
-          @listener_errors += 1
-        end
-      end
-      warn_once(key, message)
-      nil
-    rescue StandardError
-      nil
-    end
-
-    def warn_once(key, message)
-      return if @warned[key]
-
-      @warned[key] = true
-      warn message
     end
   end
 end

@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 module Flagwire
-  # Status codes of the C ABI (DESIGN §2, include/flagwire.h). Stable numbers.
+  # Status codes of the C ABI (docs/design.md §2.6, include/flagwire.h FLAGWIRE_STATUS_*). Stable
+  # numbers, only ever appended; test_native.rb checks this table against the header.
   module Status
     OK = 0
     SKIPPED = 1
@@ -16,6 +17,7 @@ module Flagwire
     PANIC = 10
     NOT_FOUND = 11
     UNAVAILABLE = 12
+    INVALID_ARGUMENT = 13
 
     # Status number -> Symbol (:ok, :skipped, ...), as the listener returns them.
     SYMBOLS = constants.to_h { |name| [const_get(name), name.to_s.downcase.to_sym] }.freeze
@@ -55,7 +57,8 @@ module Flagwire
   # The client was closed: no call reaches the library after #close.
   class ClosedError < Error; end
 
-  # An argument the core refused: not valid UTF-8, not valid JSON, or not of the expected shape.
+  # An argument the core refused: not valid UTF-8, not valid JSON, not of the expected shape, or a
+  # malformed decision record (INVALID_ARGUMENT).
   class InvalidInputError < Error; end
 
   # Any other status (PANIC: an internal bug caught at the library boundary; the client keeps working).

@@ -5,15 +5,30 @@ require_relative "version"
 require_relative "errors"
 
 module Flagwire
-  # The C ABI of libflagwire (include/flagwire.h), attached with the ffi gem, plus the two helpers
-  # every call goes through: {Native.check} (the one status check, uniffi's `rust_call` style) and
-  # {Native.take_string} (reads a library-owned `char *` and frees it with flagwire_string_free).
+  # The C ABI 2 of libflagwire (include/flagwire.h, docs/design.md §2), attached with the ffi gem,
+  # plus the status check ({Native.check}) and the reader of library-owned strings
+  # ({Native.take_string}). Only ABI 2 functions are attached: none of the deprecated ABI 1 ones.
   #
-  # Nothing here is public API; use {Flagwire::Client}.
+  # Nothing here is public API; use {Flagwire::Client}. Calls go through NativeHandle#call /
+  # #call_waiting, the one call helper.
   module Native
     extend FFI::Library
 
     LIB_FILE = "libflagwire.#{FFI::Platform::LIBSUFFIX}"
+
+    # FlagwireLogLevel (docs/design.md §2.4); test_native.rb checks these against the header.
+    module LogLevel
+      ERROR = 1
+      WARN = 2
+      INFO = 3
+      DEBUG = 4
+    end
+
+    # FlagwireProfileField (docs/design.md §7); checked against the header too.
+    module ProfileField
+      ATTRIBUTES = 1
+      USER_ID = 2
+    end
 
     # Where the library is looked for, in order. Relative to this file, never an absolute rpath:
     # gems are moved after install (Heroku, Beanstalk), so the path is resolved at load time.
@@ -54,23 +69,33 @@ module Flagwire
       # Static string: do not free, so :string (a copy) is right here and only here.
       attach_function :flagwire_version, [], :string
       attach_function :flagwire_abi_version, [], :uint32
+      # The config is JSON text: JSON never holds a raw NUL, so a C string is fine here.
       attach_function :flagwire_init, %i[string pointer pointer], :int
-      # A big datafile takes a while to index: release the GVL.
-      attach_function :flagwire_set_datafile, %i[pointer string], :int, blocking: true
-      attach_function :flagwire_on_decision, %i[pointer string], :int
-      attach_function :flagwire_on_flag_decision, %i[pointer string string string string int32 int32 string], :int
-      attach_function :flagwire_enqueue, %i[pointer string], :int
-      # These wait (up to their deadline): other Ruby threads keep running meanwhile.
+
+      # ABI 2 inputs take (pointer, length) and an out_error (docs/design.md §2.1). A Ruby String
+      # passed as :pointer is handed over without a copy (RSTRING_PTR): only for calls that keep
+      # the GVL, during which the String can neither move nor change. NUL bytes are data.
+      attach_function :flagwire_on_decision_record, %i[pointer pointer size_t pointer], :int
+      attach_function :flagwire_on_notification_json, %i[pointer pointer size_t pointer], :int
+      attach_function :flagwire_enqueue_json, %i[pointer pointer size_t pointer], :int
+      # These may wait (a big datafile to index, a Profile API request bounded by
+      # profile.timeout_ms, a flush deadline): the GVL is released, so their inputs are copied
+      # into native memory first (NativeHandle#call_waiting).
+      attach_function :flagwire_set_datafile_json, %i[pointer pointer size_t pointer], :int, blocking: true
+      # The listener's decisions, handed over off the SDK's thread (DecisionBatcher).
+      attach_function :flagwire_on_decision_records, %i[pointer pointer size_t pointer], :int, blocking: true
+      attach_function :flagwire_profile_lookup, %i[pointer int pointer size_t pointer pointer], :int, blocking: true
       attach_function :flagwire_flush, %i[pointer uint32], :int, blocking: true
       attach_function :flagwire_shutdown, %i[pointer uint32], :int, blocking: true
+
+      # (user_data, level, message, message_len): runs on flagwire's own threads (docs/design.md §2.4).
+      callback :flagwire_log_callback, %i[pointer int pointer size_t], :void
+      # Waits for log callbacks in progress, which may need the GVL: release it.
+      attach_function :flagwire_set_log_callback, %i[pointer flagwire_log_callback pointer], :int, blocking: true
+
       # Owned strings: :pointer, read, then flagwire_string_free. Never :string (it would leak).
       attach_function :flagwire_stats, %i[pointer], :pointer
-      attach_function :flagwire_last_error, %i[pointer], :pointer
       attach_function :flagwire_string_free, %i[pointer], :void
-      # Profile API (DESIGN §7): an HTTP request on the calling thread (bounded by
-      # profile.timeout_ms) on a cache miss, so the GVL is released. The out-strings are owned.
-      attach_function :flagwire_profile_attributes, %i[pointer string pointer], :int, blocking: true
-      attach_function :flagwire_profile_user_id, %i[pointer string pointer], :int, blocking: true
     rescue ::LoadError, FFI::NotFoundError => e
       raise LibraryError, "flagwire: cannot load #{LIBRARY_PATH}: #{e.message}"
     end
@@ -88,9 +113,17 @@ module Flagwire
       end
     end
 
-    # The client's last error message, or nil. `client_ptr` must be live (the caller holds the lock).
-    def self.last_error(client_ptr)
-      take_string(flagwire_last_error(client_ptr))
+    # Takes the message an ABI 2 call wrote to its `char **out_error` slot (nil when none), frees
+    # it, and clears the slot for the next call.
+    def self.take_error(slot)
+      message = take_string(slot.read_pointer)
+      slot.write_pointer(nil)
+      message
+    end
+
+    # A copy of `bytes` in native memory, for calls that release the GVL (never NULL, even empty).
+    def self.copy(bytes)
+      FFI::MemoryPointer.from_string(bytes)
     end
 
     ERROR_CLASSES = {
@@ -98,16 +131,15 @@ module Flagwire
       Status::CLOSED => ClosedError,
       Status::NULL_ARGUMENT => InvalidInputError,
       Status::INVALID_UTF8 => InvalidInputError,
-      Status::INVALID_JSON => InvalidInputError
+      Status::INVALID_JSON => InvalidInputError,
+      Status::INVALID_ARGUMENT => InvalidInputError
     }.freeze
 
-    # The one status check every call goes through. Returns `status` when it is in `allow`;
-    # otherwise raises the matching Flagwire::Error with the library's message (`detail`, or the
-    # client's last error read while `client_ptr` is still live).
-    def self.check(status, what, client_ptr: nil, detail: nil, allow: Status::SUCCESS)
+    # The status check: returns `status` when it is in `allow`; otherwise raises the matching
+    # Flagwire::Error with the library's message for this call (`detail`, from out_error).
+    def self.check(status, what, detail: nil, allow: Status::SUCCESS)
       return status if allow.include?(status)
 
-      detail ||= last_error(client_ptr) if client_ptr
       klass = ERROR_CLASSES.fetch(status, InternalError)
       message = +"flagwire: #{what}: #{Status.to_sym(status)}"
       message << ": #{detail}" if detail && !detail.empty?

@@ -140,7 +140,7 @@ public final class FlagwireConfig {
             return set("endpoint", Objects.requireNonNull(endpoint, "endpoint"));
         }
 
-        /** Messages per request, 1..2500. Default 100. */
+        /** A batch may leave once it holds this many messages, 1..2500. Default: the library's (docs/design.md §3). */
         public Builder batchSize(int batchSize) {
             return set("batch_size", batchSize);
         }
@@ -150,12 +150,12 @@ public final class FlagwireConfig {
             return set("flush_interval_ms", millis(interval, "flushInterval"));
         }
 
-        /** Queue bound in events. Default 10,000. */
+        /** Bound on events held (waiting, batching, in flight). Default: the library's (docs/design.md §3). */
         public Builder maxQueueEvents(long events) {
             return set("max_queue_events", events);
         }
 
-        /** Queue bound in serialized bytes. Default 16 MiB. */
+        /** Bound on serialized bytes held, likewise. Default: the library's (docs/design.md §3). */
         public Builder maxQueueBytes(long bytes) {
             return set("max_queue_bytes", bytes);
         }

@@ -88,7 +88,8 @@ class LibraryTest {
         assertEquals(System.Logger.Level.DEBUG, LogBridge.level(4));
         // The profile fields NativeHandle passes.
         assertTrue(h.contains("FLAGWIRE_PROFILE_FIELD_ATTRIBUTES = 1") && h.contains("FLAGWIRE_PROFILE_FIELD_USER_ID = 2"));
-        assertTrue(h.contains("#define HEADER_LEN " + DecisionRecord.HEADER_LEN));
+        assertTrue(h.contains("#define FLAGWIRE_RECORD_HEADER_LEN " + DecisionRecord.HEADER_LEN));
+        assertTrue(h.contains("#define FLAGWIRE_RECORD_FORMAT_FLAG_DECISION 1"));
     }
 
     /** Runs dev.flagwire.Flagwire in a fresh JVM with the test class path and the given -D options. */

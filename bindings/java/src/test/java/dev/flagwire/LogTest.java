@@ -99,7 +99,8 @@ class LogTest extends CollectorTests {
     @Test
     void theLoggerOptionAndItsLevelAreHonouredAndAThrowingLoggerIsHarmless() {
         ListLogger quiet = new ListLogger(System.Logger.Level.INFO);
-        collector.script("[{\"status\":400}]"); // a batch refused: an ERROR line
+        // Refused twice (the batch, then the event alone to confirm it): dropped, with an ERROR line.
+        collector.script("[{\"status\":400},{\"status\":400}]");
         try (FlagwireClient client = FlagwireClient.create(config().logLevel(FlagwireConfig.LogLevel.DEBUG)
                 .logger(quiet).build())) {
             client.enqueue(ClientTest.track("u", "E"));
