@@ -1,6 +1,6 @@
 #![allow(deprecated)] // the ABI 1 fast path is measured beside ABI 2 for comparison
 //! `cargo bench --bench core`: the caller-thread cost of the hot path and the sender's delivered
-//! throughput to the local collector with gzip (DESIGN §9 goals: ≤ 300 ns per on_flag_decision,
+//! throughput to the local collector with gzip (docs/design.md §9 goals: ≤ 300 ns per on_flag_decision,
 //! ≤ 2 µs per on_decision, ≥ 200,000 events/s delivered).
 //!
 //! Caller cost is measured with a collector that accepts everything and a queue large enough that

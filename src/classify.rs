@@ -1,4 +1,4 @@
-//! Classification (DESIGN §4, issues 12 and 19): is this decision an exposure, from which kind of
+//! Classification (docs/design.md §4, issues 12 and 19): is this decision an exposure, from which kind of
 //! rule, and with which ids? `decisionEventDispatched` is never the experiment marker; it only
 //! mirrors `DISABLE_DECISION_EVENT` (rule 2).
 
@@ -106,7 +106,7 @@ pub fn classify<'d>(d: &Decision<'_>, datafile: Option<&'d DatafileIndex>, confi
         _ => {}
     }
     if config.honor_disable_decision_event {
-        // Optimizely counts no impression for these, so neither do we (DESIGN §4 rule 2).
+        // Optimizely counts no impression for these, so neither do we (docs/design.md §4 rule 2).
         if d.decision_event_dispatched == Some(false) {
             return Classification::Skip("decision event disabled (DISABLE_DECISION_EVENT): not counted by Optimizely");
         }

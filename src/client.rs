@@ -376,7 +376,7 @@ impl Client {
         pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), pipeline.exposures.stats_json())
     }
 
-    /// Profile API lookup (DESIGN §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
+    /// Profile API lookup (docs/design.md §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout
     /// and nothing cached), INVALID_CONFIG when `profile` is not configured, INVALID_JSON for an
     /// identifier that is not `<type>:<value>`.
     pub fn profile_lookup(&self, identifier: &str, what: ProfileField) -> (Status, Option<String>) {

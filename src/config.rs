@@ -1,4 +1,4 @@
-//! Client configuration: the JSON object given to `flagwire_init` (DESIGN §3).
+//! Client configuration: the JSON object given to `flagwire_init` (docs/design.md §3).
 //! Unknown keys are refused so a typo never silently falls back to a default.
 
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! Decision normalization: every SDK's DECISION notification (DESIGN §4), in camelCase (Go, Java,
+//! Decision normalization: every SDK's DECISION notification (docs/design.md §4), in camelCase (Go, Java,
 //! JS) or snake_case (Ruby, Python) keys, becomes one borrowed `Decision`. Strings are borrowed
 //! from the input wherever JSON escaping allows, so the hot path copies nothing here.
 

@@ -1,5 +1,5 @@
 //! Event mapping: decision + classification -> the serialized "Experiment Viewed" track message
-//! (DESIGN §4), and validation/completion of arbitrary Segment messages for `flagwire_enqueue`.
+//! (docs/design.md §4), and validation/completion of arbitrary Segment messages for `flagwire_enqueue`.
 //! Messages are serialized once, on the caller's thread, so their exact size is known at the call
 //! and the sender only concatenates bytes.
 
@@ -331,7 +331,7 @@ impl PackedExposure {
         counter.0
     }
 
-    /// Serializes the Experiment Viewed track message (DESIGN §4) into `out`.
+    /// Serializes the Experiment Viewed track message (docs/design.md §4) into `out`.
     pub fn write_to(&self, config: &Config, out: &mut Vec<u8>) {
         self.write(config, out);
     }

@@ -108,7 +108,7 @@ impl Exposures {
         }
     }
 
-    /// The no-datafile rule (DESIGN §4 rule 3) for a decision the datafile could not place.
+    /// The no-datafile rule (docs/design.md §4 rule 3) for a decision the datafile could not place.
     pub fn fall_back(&self, pipeline: &Pipeline, d: &Decision<'_>, at: SystemTime) -> Result<bool, PushError> {
         match classify(d, None, &self.config) {
             Classification::Exposure(ids) => self.emit(pipeline, d, &ids, at),

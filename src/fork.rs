@@ -1,4 +1,4 @@
-//! Fork safety without any call from the user (DESIGN §5): a `pthread_atfork` child handler bumps
+//! Fork safety without any call from the user (docs/design.md §5): a `pthread_atfork` child handler bumps
 //! a generation counter; each client compares it on entry and, in the child, builds a fresh queue
 //! and sender thread. The parent's queue copy is abandoned (leaked, never dropped: its locks may
 //! have been held by threads that do not exist in the child), so the parent alone sends it.

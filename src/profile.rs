@@ -1,4 +1,4 @@
-//! Segment Profile API (DESIGN §7): traits as Optimizely attributes, the canonical user id, and
+//! Segment Profile API (docs/design.md §7): traits as Optimizely attributes, the canonical user id, and
 //! the account as `$opt_bucketing_id`, for use before `decide`.
 
 use std::collections::HashMap;
@@ -90,11 +90,11 @@ struct InFlight {
 
 type Key = (Kind, String);
 
-/// Segment Profile API client (DESIGN §7): lookups on the caller's thread with a short timeout,
+/// Segment Profile API client (docs/design.md §7): lookups on the caller's thread with a short timeout,
 /// through a TTL + LRU cache, one request in flight per identifier, stale answers on error, and a
 /// shared pause after a 429 so the space's 100 req/s budget is not hammered.
 ///
-/// Fork safety (DESIGN §5): connections, cache, in-flight table and pause live in a [`State`]
+/// Fork safety (docs/design.md §5): connections, cache, in-flight table and pause live in a [`State`]
 /// that belongs to one process. A forked child builds its own on its first lookup, so it never
 /// reads an answer from a socket its parent also reads (the answer to another identifier), and
 /// never waits for a request that only the parent's thread will finish.

@@ -1,4 +1,4 @@
-//! Retry policy (DESIGN §5, Segment's 2026 rule from analytics-java 3.5.5 / analytics-node 3.1):
+//! Retry policy (docs/design.md §5, Segment's 2026 rule from analytics-java 3.5.5 / analytics-node 3.1):
 //! what to retry, how long to wait. Pure functions, so they are tested without a network.
 
 use std::time::{Duration, SystemTime};

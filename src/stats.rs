@@ -1,4 +1,4 @@
-//! Counters since init in this process (DESIGN §6). Relaxed atomics: they are reports, not locks.
+//! Counters since init in this process (docs/design.md §6). Relaxed atomics: they are reports, not locks.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -1,4 +1,4 @@
-//! Status codes of the C ABI (DESIGN §2). The numbers are stable: never renumber, only append.
+//! Status codes of the C ABI (docs/design.md §2). The numbers are stable: never renumber, only append.
 
 /// Result of every fallible flagwire function.
 #[repr(C)]

@@ -2,7 +2,7 @@
 //! (serde_json's `RawValue`, or skipping a value) lets through values that strict receivers
 //! (Segment's API, Go's `encoding/json`, serde_json's `Value`) refuse with a 400 for the whole
 //! batch: numbers outside the double range (`1e400`), lone UTF-16 surrogate escapes (`"\ud800"`)
-//! and duplicate keys. Every path that sends user JSON goes through here (DESIGN §4, issue 12).
+//! and duplicate keys. Every path that sends user JSON goes through here (docs/design.md §4, issue 12).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

@@ -1,4 +1,4 @@
-//! Delivery under faults (DESIGN §5): retries, give-ups, deadlines, outages, concurrency.
+//! Delivery under faults (docs/design.md §5): retries, give-ups, deadlines, outages, concurrency.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Fork safety with no call from the user (DESIGN §5): a child's events are delivered by its own
+//! Fork safety with no call from the user (docs/design.md §5): a child's events are delivered by its own
 //! sender, the parent's queued events by the parent only, once; no deadlock when the fork happens
 //! while the sender is inside a request. One #[test] so no other test thread runs during fork().
 

@@ -1,4 +1,4 @@
-//! Hostile input: random bytes, random JSON and random configs at every entry point. Only DESIGN §2
+//! Hostile input: random bytes, random JSON and random configs at every entry point. Only docs/design.md §2
 //! statuses come back, nothing panics across the boundary, and the client keeps delivering.
 #![allow(deprecated)] // the ABI 1 exports get the same abuse as the ABI 2 ones
 

@@ -1,4 +1,4 @@
-//! Profile API (DESIGN §7) against the collector's fixture profiles over real HTTP: attributes,
+//! Profile API (docs/design.md §7) against the collector's fixture profiles over real HTTP: attributes,
 //! canonical user id, account bucketing, cache, single flight, timeouts, stale answers, 429 pause.
 
 mod common;

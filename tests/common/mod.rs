@@ -180,7 +180,7 @@ pub fn stat(stats: &Value, key: &str) -> u64 {
     stats[key].as_u64().unwrap_or_else(|| panic!("stats has no {key}: {stats}"))
 }
 
-/// enqueued = delivered + failed, once flushed (DESIGN §6).
+/// enqueued = delivered + failed, once flushed (docs/design.md §6).
 pub fn assert_invariant(stats: &Value) {
     assert_eq!(stat(stats, "enqueued"), stat(stats, "delivered") + stat(stats, "failed"), "{stats}");
     assert_eq!(stat(stats, "queue_depth"), 0, "{stats}");

@@ -194,15 +194,20 @@ type Stats struct {
 	DroppedQueueFull uint64 `json:"dropped_queue_full"` // dropped: queue full
 	DroppedInvalid   uint64 `json:"dropped_invalid"`    // dropped: invalid input
 	DroppedTooLarge  uint64 `json:"dropped_too_large"`  // dropped: over 32,000 bytes
-	Delivered        uint64 `json:"delivered"`          // acknowledged by a 2xx
-	Failed           uint64 `json:"failed"`             // given up on
-	Retries          uint64 `json:"retries"`
-	Batches          uint64 `json:"batches"`
-	BytesSent        uint64 `json:"bytes_sent"`
-	Requests         uint64 `json:"requests"`    // HTTP requests: attempts, split parts, redirect hops
-	Isolated         uint64 `json:"isolated"`    // failed alone after their batch was refused and split
-	QueueDepth       uint64 `json:"queue_depth"` // events held: enqueued, not yet delivered or failed
-	InFlight         uint64 `json:"in_flight"`   // batches being sent or waiting to be retried
+	// DroppedAttributes: attribute members strict receivers refuse, dropped (the exposure is sent).
+	DroppedAttributes uint64 `json:"dropped_attributes"`
+	// Deduplicated: repeats within the dedupe window, not sent; DedupeEntries: pairs remembered.
+	Deduplicated  uint64 `json:"deduplicated"`
+	DedupeEntries uint64 `json:"dedupe_entries"`
+	Delivered     uint64 `json:"delivered"` // acknowledged by a 2xx
+	Failed        uint64 `json:"failed"`    // given up on
+	Retries       uint64 `json:"retries"`
+	Batches       uint64 `json:"batches"`
+	BytesSent     uint64 `json:"bytes_sent"`
+	Requests      uint64 `json:"requests"`    // HTTP requests: attempts, split parts, redirect hops
+	Isolated      uint64 `json:"isolated"`    // failed alone after their batch was refused and split
+	QueueDepth    uint64 `json:"queue_depth"` // events held: enqueued, not yet delivered or failed
+	InFlight      uint64 `json:"in_flight"`   // batches being sent or waiting to be retried
 
 	// Classification (docs/design.md §4, §6).
 	HoldoutExposures       uint64          `json:"holdout_exposures"`        // holdout events (also in Exposures)

@@ -58,6 +58,9 @@ type Config struct {
 	HoldTimeoutMS int `json:"hold_timeout_ms,omitempty"`
 	// MaxExposureCounters bounds Stats.ExposuresByVariation. nil = 10000; Int(0) = none.
 	MaxExposureCounters *int `json:"max_exposure_counters,omitempty"`
+	// Dedupe turns on the dedupe window (docs/design.md §4.4): only the first exposure per
+	// (user, flag) and assignment within the window is sent. nil: every exposure is sent.
+	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 	// UserIDField: "userId" (default) or "anonymousId": where the Optimizely user id goes.
 	UserIDField string `json:"user_id_field,omitempty"`
 	// HonorDisableDecisionEvent: a decision made with DISABLE_DECISION_EVENT is not an exposure.
@@ -89,6 +92,19 @@ type Config struct {
 	// decisions in the library (queue full, too large) is counted in Stats, not reported here.
 	// Keep it fast; a panic in it is recovered and counted. Not sent to the library.
 	OnError func(error) `json:"-"`
+}
+
+// DedupeConfig is the "dedupe" object of the config (docs/design.md §4.4). Zero values mean the
+// library's defaults.
+type DedupeConfig struct {
+	// WindowMS: a repeat of the same assignment within this is not sent. 0 = 86400000 (24 h).
+	WindowMS int `json:"window_ms,omitempty"`
+	// MaxEntries: (user, flag) pairs remembered, oldest evicted. nil = 1000000; Int(0) = no
+	// local table (derived messageIds only).
+	MaxEntries *int `json:"max_entries,omitempty"`
+	// DeriveMessageIDs: UUID v5 messageIds per (source, user, flag, rule, variation, window), so a
+	// fleet's repeats collapse at Segment. nil = true.
+	DeriveMessageIDs *bool `json:"derive_message_ids,omitempty"`
 }
 
 // ProfileConfig is the "profile" object of the config (docs/design.md §7). Zero values mean the

@@ -2,7 +2,7 @@
 
 require "test_helper"
 
-# Segment Profile API (DESIGN §7) through the binding, against the test collector's fixture routes.
+# Segment Profile API (docs/design.md §7) through the binding, against the test collector's fixture routes.
 class TestProfile < FlagwireTest::Case
   FIXTURE = {
     space_id: "spa_test", access_token: "tok_test",
