@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	flagwire "github.com/flagwire/flagwire/bindings/go"
+	"github.com/flagwire/flagwire/bindings/go/flagwire"
 	"github.com/optimizely/go-sdk/v2/pkg/client"
 	"github.com/optimizely/go-sdk/v2/pkg/config"
 	"github.com/optimizely/go-sdk/v2/pkg/decide"

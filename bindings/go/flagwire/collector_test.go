@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 func runMain(m *testing.M) int {
 	logging.SetLogLevel(logging.LogLevelError) // keep the SDK quiet
 	wd, _ := os.Getwd()
-	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	repoRoot = filepath.Clean(filepath.Join(wd, "..", "..", ".."))
 	bin := filepath.Join(repoRoot, "target", "release", "flagwire-collector")
 	if v := os.Getenv("FLAGWIRE_COLLECTOR"); v != "" {
 		bin = v

@@ -15,10 +15,11 @@ func TestQuickstartExample(t *testing.T) {
 	}
 	resetCollector(t)
 	bin := filepath.Join(t.TempDir(), "quickstart")
-	if out, err := exec.Command("go", "build", "-o", bin, "./examples/quickstart").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "../examples/quickstart").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "-endpoint", collectorURL, "-write-key", writeKey, "-users", "40")
+	cmd.Dir = ".." // the module root, as in the README: its default -datafile is relative to it
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("quickstart: %v\n%s", err, out)

@@ -1,7 +1,8 @@
 package flagwire
 
 // This file and log_export.go are the only ones that name C symbols. Every prototype comes from
-// the generated, checked-in header include/flagwire.h; nothing of the library is declared by
+// the generated, checked-in header include/flagwire.h (build/include/flagwire.h here: a link in
+// the repository, a copy in a release); nothing of the library is declared by
 // hand (hand-written prototypes drift from the real ABI: pact-go#402/#440/#550). Only ABI 2
 // functions are called (docs/design.md §2.3); calling a deprecated ABI 1 one (§2.5) is a build
 // error (-Werror=deprecated-declarations).
@@ -11,7 +12,7 @@ package flagwire
 // Out-parameters (*out_error, *out_value) are fields of the pooled scratch (call.go), so taking
 // their address allocates nothing.
 
-// #cgo CFLAGS: -I${SRCDIR}/../../include -Werror=deprecated-declarations
+// #cgo CFLAGS: -I${SRCDIR}/build/include -Werror=deprecated-declarations
 // #include "flagwire.h"
 //
 // // The Go trampoline exported in log_export.go, declared with the callback's exact type.

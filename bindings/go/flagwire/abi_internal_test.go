@@ -17,7 +17,7 @@ import (
 // capi.go checks at compile time that every status the Go code names has the header's number;
 // this also catches a status the header has and the Go table lacks.
 func TestStatusTableMatchesHeader(t *testing.T) {
-	h, err := os.ReadFile(filepath.Join("..", "..", "include", "flagwire.h"))
+	h, err := os.ReadFile(filepath.Join("..", "..", "..", "include", "flagwire.h"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestCloseDeletesTheLogHandle(t *testing.T) {
 // for every counter (§6); the library validates the config (an unknown or bad key is
 // INVALID_CONFIG naming it), Go only names the keys.
 func TestConfigCoversTheDesignKeys(t *testing.T) {
-	design, err := os.ReadFile(filepath.Join("..", "..", "docs", "design.md"))
+	design, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "design.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	flagwire "github.com/flagwire/flagwire/bindings/go"
+	"github.com/flagwire/flagwire/bindings/go/flagwire"
 	"github.com/optimizely/go-sdk/v2/pkg/entities"
 	"github.com/optimizely/go-sdk/v2/pkg/notification"
 )
@@ -19,6 +19,10 @@ func TestVersion(t *testing.T) {
 	}
 	if flagwire.ABIVersion != 2 || flagwire.Version() != "0.2.0" {
 		t.Fatal("ABIVersion")
+	}
+	// A release carries the library of its own version (scripts/package.sh).
+	if flagwire.ModuleVersion != flagwire.Version() {
+		t.Fatalf("ModuleVersion %q, library %q", flagwire.ModuleVersion, flagwire.Version())
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	flagwire "github.com/flagwire/flagwire/bindings/go"
+	"github.com/flagwire/flagwire/bindings/go/flagwire"
 )
 
 // captureHandler is a slog.Handler that keeps every record, for the tests to read.
