@@ -287,3 +287,84 @@ fn a_refused_message_inside_a_spool_file_fails_alone() {
     assert_eq!(users.len(), 19);
     assert!(!users.contains("poison-13"));
 }
+
+/// A receiver that keeps up too slowly (not an outage), 2,000 events/s against one request in
+/// flight at 300 ms: without the spool the queue fills and the newest events are refused; with it,
+/// memory above half its bound goes to disk and everything arrives. (A burst faster than the
+/// sender's thread can write is still refused: the bound is on memory.)
+#[test]
+fn memory_above_half_its_bound_goes_to_disk_instead_of_queue_full() {
+    let run = |with_spool: bool| {
+        let dir = TempDir::new("hwm");
+        let col = Collector::start(CollectorOptions { write_keys: vec![WRITE_KEY.into()], latency_ms: 300, ..Default::default() }).unwrap();
+        let extra = json!({"max_queue_events": 300, "max_in_flight": 1, "batch_size": 100, "flush_interval_ms": 1000});
+        let cfg = if with_spool { spool_config(&col.url(), &dir, extra, json!({})) } else { config(&col.url(), extra) };
+        let client = TestClient::new(&cfg);
+        let mut refused = Vec::new();
+        offer_for(&client, "h", 0, 2000.0, 1.0, &mut refused);
+        let refused = refused.len();
+        assert_eq!(client.flush(60_000), Status::Ok);
+        (refused, client.stats(), deliveries(&col.messages()))
+    };
+    let (refused, stats, by_user) = run(true);
+    assert_eq!((refused, by_user.len()), (0, 2000), "{stats}");
+    assert!(stat(&stats, "spooled") > 0 && stat(&stats, "dropped_queue_full") == 0, "{stats}");
+    assert_invariant(&stats);
+    let (refused, stats, _) = run(false);
+    assert!(refused > 0 && stat(&stats, "dropped_queue_full") > 0, "without a spool the queue fills: {stats}");
+}
+
+#[test]
+fn the_backlog_drains_oldest_first_within_the_request_budget_and_the_in_flight_cap() {
+    let dir = TempDir::new("drain");
+    let port = dead_port();
+    let down = json!({"batch_size": 5, "flush_interval_ms": 5, "max_retries": 0, "backoff_base_ms": 5, "backoff_max_ms": 10});
+    let first = TestClient::new(&spool_config(&format!("http://127.0.0.1:{port}"), &dir, down, json!({})));
+    for i in 0..200 {
+        assert_eq!(offer(&first, &format!("d{i:03}")), Status::Ok);
+        if i % 5 == 4 {
+            std::thread::sleep(Duration::from_millis(8));
+        }
+    }
+    assert_eq!(first.shutdown(300), Status::Timeout);
+    let files = spool_files(dir.path()).len();
+    assert!(files >= 30, "{files} files");
+    let col = collector_on(port, 50);
+    let second = TestClient::new(&spool_config(&col.url(), &dir, json!({"max_requests_per_second": 20, "max_in_flight": 2}), json!({})));
+    let stats = wait_stats(&second, Duration::from_secs(30), |s| stat(s, "spool_recovered") == 200 && stat(s, "spool_files") == 0);
+    assert_eq!(stat(&stats, "unspooled"), 200, "{stats}");
+    let mut requests = col.requests();
+    requests.sort_by_key(|r| r.received_at_ms);
+    assert_eq!(requests.len(), files, "one request per file");
+    assert!(col.max_concurrent() <= 2, "in flight at once: {}", col.max_concurrent());
+    let times: Vec<u64> = requests.iter().map(|r| r.received_at_ms).collect();
+    let busiest = times.iter().enumerate().map(|(i, &t)| times[i..].iter().take_while(|&&u| u < t + 1000).count()).max().unwrap();
+    assert!(busiest <= 21, "{busiest} requests in one second, budget 20");
+    // Oldest first: each request's events are newer than those of the request two before it
+    // (two in flight may arrive in either order).
+    let messages = col.messages();
+    let user_of = |id: &String| messages.iter().find(|m| m["messageId"] == id.as_str()).unwrap()["userId"].as_str().unwrap().to_string();
+    let spans: Vec<(String, String)> = requests.iter().map(|r| {
+        let users: Vec<String> = r.message_ids.iter().map(user_of).collect();
+        (users.iter().min().unwrap().clone(), users.iter().max().unwrap().clone())
+    }).collect();
+    for i in 2..spans.len() {
+        assert!(spans[i].0 > spans[i - 2].1, "request {i} ({:?}) is not newer than request {} ({:?})", spans[i], i - 2, spans[i - 2]);
+    }
+}
+
+#[test]
+fn a_4xx_refusal_is_failed_with_a_spool_too() {
+    let col = collector();
+    let dir = TempDir::new("4xx");
+    col.script(vec![Step::status(403)]);
+    let client = TestClient::new(&spool_config(&col.url(), &dir, json!({"batch_size": 10}), json!({})));
+    for i in 0..10 {
+        assert_eq!(offer(&client, &format!("f{i}")), Status::Ok);
+    }
+    assert_eq!(client.flush(10_000), Status::Ok);
+    let stats = client.stats();
+    assert_eq!((stat(&stats, "failed"), stat(&stats, "spooled"), stat(&stats, "spool_files")), (10, 0, 0), "{stats}");
+    assert!(spool_files(dir.path()).is_empty(), "a refused batch's file is removed");
+    assert_invariant(&stats);
+}

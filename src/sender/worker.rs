@@ -78,6 +78,8 @@ pub(super) struct Worker {
     /// The batch's first sequence number when its events are this process's own.
     own_seq: Option<u64>,
     probe: bool,
+    /// The batch is to be written to the spool before its first attempt goes out.
+    write_ahead: bool,
     /// The flush epoch whose one early retry this worker has used.
     cut_epoch: u64,
     /// This worker's batch counts in `Shared::awaiting_token` until its first token.
@@ -96,6 +98,7 @@ pub(super) fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
         file: None,
         own_seq: None,
         probe: false,
+        write_ahead: false,
         cut_epoch: u64::MAX,
         awaiting_token: false,
     };
@@ -110,6 +113,7 @@ pub(super) fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
             None => Some(first_seq),
         };
         worker.probe = job.probe;
+        worker.write_ahead = false;
         worker.awaiting_token = true;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.process(job)));
         worker.release_dispatcher();
@@ -220,16 +224,22 @@ impl Worker {
                 }
             }
         }
-        if let Some(spool) = &s.spool {
-            // Written ahead: from here a crash cannot lose these events.
-            let written = spool.write(&self.joined, self.count as u32, self.own_seq, true);
-            super::resolve_dropped(&s, &written.dropped_own);
-            if let (Some(key), Some(seq)) = (written.key, self.own_seq) {
-                s.progress.written(seq);
-                self.file = Some(Claim { key, events: self.count as u32, own_seq: self.own_seq });
-            }
-        }
+        // Written ahead of the first attempt, once its budget token is taken (`send_attempts`):
+        // the dispatcher hands over the next batch meanwhile, so writes (and syncs) overlap.
+        self.write_ahead = s.spool.is_some();
         self.send_batch();
+    }
+
+    /// Writes the whole batch to the spool: from here a crash cannot lose these events.
+    fn write_ahead(&mut self) {
+        let s = Arc::clone(&self.shared);
+        let Some(spool) = &s.spool else { return };
+        let written = spool.write(&self.joined, self.count as u32, self.own_seq, true);
+        super::resolve_dropped(&s, &written.dropped_own);
+        if let (Some(key), Some(seq)) = (written.key, self.own_seq) {
+            s.progress.written(seq);
+            self.file = Some(Claim { key, events: self.count as u32, own_seq: self.own_seq });
+        }
     }
 
     /// A file from the spool: read and checked, then sent like any batch.
@@ -412,6 +422,10 @@ impl Worker {
                 return Sent::Deferred;
             }
             self.release_dispatcher();
+            if std::mem::take(&mut self.write_ahead) {
+                // The first attempt is always the whole batch.
+                self.write_ahead();
+            }
             let started = Instant::now();
             let sent = s.transport.send(&payload, attempt);
             let outcome = sent.outcome;

@@ -72,7 +72,7 @@ impl Drop for DirLock {
 pub fn new_subdir(root: &Path) -> io::Result<(PathBuf, DirLock)> {
     let unique = format!("{}-{:08x}", std::process::id(), crate::ids::uuid_v4().as_u128() as u32);
     let fresh = root.join(format!("{NEW_SUBDIR_PREFIX}{unique}"));
-    std::fs::create_dir(&fresh)?;
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&fresh)?;
     let made = (|| {
         let lock = DirLock::try_lock(&fresh.join(LOCK_NAME), true)?.ok_or_else(|| io::Error::other("a fresh subdirectory was locked"))?;
         let dir = root.join(format!("{SUBDIR_PREFIX}{unique}"));

@@ -23,7 +23,7 @@ pub use lock::close_inherited;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::ops::Range;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -148,7 +148,8 @@ impl Spool {
 
     /// Locks the root, or makes a subdirectory of its own when the root is owned.
     fn acquire(&self, st: &mut State) {
-        if let Err(e) = fs::create_dir_all(&self.root) {
+        // Private: the files hold user ids and attributes.
+        if let Err(e) = fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.root) {
             return self.degrade(st, format!("cannot create {}: {e}", self.root.display()));
         }
         match DirLock::try_lock(&self.root.join(lock::LOCK_NAME), true) {
