@@ -368,3 +368,51 @@ fn a_4xx_refusal_is_failed_with_a_spool_too() {
     assert!(spool_files(dir.path()).is_empty(), "a refused batch's file is removed");
     assert_invariant(&stats);
 }
+
+struct Reentrant(std::sync::atomic::AtomicPtr<flagwire::ffi::FlagwireClient>, std::sync::atomic::AtomicUsize);
+
+unsafe extern "C" fn read_stats_while_logging(user_data: *mut std::ffi::c_void, _: flagwire::FlagwireLogLevel, _: *const std::ffi::c_char, _: usize) {
+    let r = unsafe { &*(user_data as *const Reentrant) };
+    let client = r.0.load(std::sync::atomic::Ordering::Acquire);
+    if !client.is_null() {
+        take_string(unsafe { flagwire::ffi::flagwire_stats(client) });
+        r.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The spool logs (the bound reached, here) from the sender's threads; a host's log callback that
+/// reads stats meanwhile must not deadlock on the spool's lock.
+#[test]
+fn a_log_callback_may_read_stats_while_the_spool_logs() {
+    let dir = TempDir::new("reentrant");
+    let port = dead_port();
+    let extra = json!({"batch_size": 100, "flush_interval_ms": 10, "max_retries": 0, "backoff_base_ms": 5, "backoff_max_ms": 10, "log_level": "warn"});
+    let client = std::sync::Arc::new(TestClient::new(&spool_config(&format!("http://127.0.0.1:{port}"), &dir, extra, json!({"max_bytes": 1 << 20}))));
+    let hook = Box::leak(Box::new(Reentrant(std::sync::atomic::AtomicPtr::new(client.raw()), std::sync::atomic::AtomicUsize::new(0))));
+    let user_data = hook as *const Reentrant as *mut std::ffi::c_void;
+    assert_eq!(unsafe { flagwire::ffi::flagwire_set_log_callback(client.raw(), Some(read_stats_while_logging), user_data) }, Status::Ok);
+    let offering = std::sync::Arc::clone(&client);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let attrs = format!(r#"{{"pad":"{}"}}"#, "p".repeat(300));
+        for i in 0..5000 {
+            offering.flag(&format!("r{i}"), "f", Some("r"), Some("v"), true, 1, Some(&attrs));
+            if i % 500 == 499 {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = done_tx.send(offering.flush(300));
+    });
+    match done_rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(status) => assert_eq!(status, Status::Timeout),
+        Err(_) => {
+            // The stuck threads hold the client: end the test binary instead of hanging it.
+            eprintln!("a_log_callback_may_read_stats_while_the_spool_logs: stuck for 60 s (a deadlock)");
+            std::process::exit(1);
+        }
+    }
+    let stats = wait_stats(&client, Duration::from_secs(5), |s| stat(s, "spool_dropped") > 0);
+    assert!(stat(&stats, "spool_dropped") > 0, "{stats}");
+    assert!(hook.1.load(std::sync::atomic::Ordering::Relaxed) > 0, "the callback ran");
+    hook.0.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
+}

@@ -269,7 +269,8 @@ impl Worker {
             Sent::Refused(code) => {
                 self.shared.logger.log(LogLevel::Warn, || format!("batch of {n} events refused ({code}); splitting it to isolate the cause"));
                 if self.know_ends() {
-                    self.isolate(all);
+                    // A spool file's count is its content's (its name said `n`).
+                    self.isolate((0..self.count).collect());
                 } else {
                     self.shared.logger.log(LogLevel::Error, || format!("a spool file of {n} events cannot be split: dropped"));
                     self.tally.failed += n as u64;

@@ -21,7 +21,7 @@ pub use file::message_ends;
 pub use lock::close_inherited;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read as _, Write};
 use std::ops::Range;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -75,6 +75,9 @@ struct Held {
 }
 
 struct State {
+    /// Lines to log once the lock is released (a host's log callback may call back into the
+    /// library, e.g. for stats, which takes this lock).
+    logs: Vec<(LogLevel, String)>,
     dirs: Vec<Held>,
     /// Where this process writes: the root or its own subdirectory. None: no directory yet.
     write_dir: Option<usize>,
@@ -84,6 +87,41 @@ struct State {
     reserved_files: usize,
     /// Memory-only until then, and why.
     degraded: Option<(Instant, String)>,
+}
+
+/// The state, locked; lines logged meanwhile go out after the lock is released.
+struct Locked<'a> {
+    guard: Option<MutexGuard<'a, State>>,
+    logger: &'a Logger,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.guard.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let logs = self.guard.as_mut().map(|g| std::mem::take(&mut g.logs)).unwrap_or_default();
+        drop(self.guard.take());
+        for (level, line) in logs {
+            self.logger.log(level, || line);
+        }
+    }
+}
+
+impl State {
+    fn log(&mut self, level: LogLevel, line: String) {
+        self.logs.push((level, line));
+    }
 }
 
 /// A file handed to a worker to send.
@@ -117,6 +155,18 @@ pub struct Spool {
     stop: (Mutex<bool>, Condvar),
 }
 
+/// A file's content, unless it is larger than any batch (a file this module did not write).
+fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > crate::config::MAX_BATCH_BYTES as u64 {
+        return Err(io::Error::other(format!("{len} bytes, larger than any batch")));
+    }
+    let mut content = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(&mut (&mut f).take(crate::config::MAX_BATCH_BYTES as u64 + 1), &mut content)?;
+    Ok(content)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -132,7 +182,7 @@ impl Spool {
             root,
             tag: crate::ids::uuid_v4().as_u128() as u32,
             next_seq: AtomicU64::new(0),
-            state: Mutex::new(State { dirs: Vec::new(), write_dir: None, index: Index::default(), reserved_bytes: 0, reserved_files: 0, degraded: None }),
+            state: Mutex::new(State { logs: Vec::new(), dirs: Vec::new(), write_dir: None, index: Index::default(), reserved_bytes: 0, reserved_files: 0, degraded: None }),
             backlog: AtomicUsize::new(0),
             counters: Counters::default(),
             unsynced: Mutex::new(Vec::new()),
@@ -142,8 +192,8 @@ impl Spool {
         spool
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> Locked<'_> {
+        Locked { guard: Some(self.state.lock().unwrap_or_else(|p| p.into_inner())), logger: &self.logger }
     }
 
     /// Locks the root, or makes a subdirectory of its own when the root is owned.
@@ -156,13 +206,11 @@ impl Spool {
             Ok(Some(lock)) => {
                 st.dirs.push(Held { path: self.root.clone(), lock: Some(lock), role: Role::Root, files: 0, scanned: false });
                 st.write_dir = Some(st.dirs.len() - 1);
-                self.logger.log(LogLevel::Info, || format!("spool: writing to {}", self.root.display()));
+                st.log(LogLevel::Info, format!("spool: writing to {}", self.root.display()));
             }
             Ok(None) => match lock::new_subdir(&self.root) {
                 Ok((dir, lock)) => {
-                    self.logger.log(LogLevel::Info, || {
-                        format!("spool: {} is owned by another process or client; writing to {}", self.root.display(), dir.display())
-                    });
+                    st.log(LogLevel::Info, format!("spool: {} is owned by another process or client; writing to {}", self.root.display(), dir.display()));
                     st.dirs.push(Held { path: dir, lock: Some(lock), role: Role::Own, files: 0, scanned: true });
                     st.write_dir = Some(st.dirs.len() - 1);
                 }
@@ -175,9 +223,8 @@ impl Spool {
 
     fn degrade(&self, st: &mut State, reason: String) {
         if st.degraded.is_none() {
-            self.logger.log(LogLevel::Warn, || {
-                format!("spool: {reason}; continuing memory-only (as without a spool), trying again every {} s", RETRY_AFTER_FAILURE.as_secs())
-            });
+            let line = format!("spool: {reason}; continuing memory-only (as without a spool), trying again every {} s", RETRY_AFTER_FAILURE.as_secs());
+            st.log(LogLevel::Warn, line);
         }
         st.degraded = Some((Instant::now() + RETRY_AFTER_FAILURE, reason));
     }
@@ -299,9 +346,8 @@ impl Spool {
         // Logged when the count passes a power of two: a long outage must not flood the log.
         let after = before + u64::from(entry.events);
         if before == 0 || after.ilog2() != before.ilog2() {
-            self.logger.log(LogLevel::Warn, || {
-                format!("spool: full (max_bytes {} or {MAX_FILES} files): oldest files dropped, {after} events so far (stats spool_dropped)", self.config.max_bytes)
-            });
+            let line = format!("spool: full (max_bytes {} or {MAX_FILES} files): oldest files dropped, {after} events so far (stats spool_dropped)", self.config.max_bytes);
+            st.log(LogLevel::Warn, line);
         }
         entry.own_seq
     }
@@ -309,13 +355,13 @@ impl Spool {
     /// Unlinks a file and forgets it; an adopted directory left empty is removed.
     fn forget(&self, st: &mut State, key: &Key) -> Option<Entry> {
         let entry = st.index.remove(key)?;
-        let held = &mut st.dirs[entry.dir];
         let name = FileName { key: *key, events: entry.events, checksum: entry.checksum }.render();
-        if let Err(e) = fs::remove_file(held.path.join(&name)) {
+        if let Err(e) = fs::remove_file(st.dirs[entry.dir].path.join(&name)) {
             if e.kind() != io::ErrorKind::NotFound {
-                self.logger.log(LogLevel::Warn, || format!("spool: cannot remove {name}: {e}"));
+                st.log(LogLevel::Warn, format!("spool: cannot remove {name}: {e}"));
             }
         }
+        let held = &mut st.dirs[entry.dir];
         held.files -= 1;
         if held.files == 0 && held.role == Role::Adopted && held.lock.is_some() {
             lock::remove_empty(&held.path);
@@ -374,7 +420,7 @@ impl Spool {
             let name = FileName { key: claim.key, events: e.events, checksum: e.checksum };
             (st.dirs[e.dir].path.join(name.render()), name)
         };
-        let problem = match fs::read(&path) {
+        let problem = match read_bounded(&path) {
             Ok(content) => match file::verify(&content, &name) {
                 Ok(range) => return Some((content, range)),
                 Err(c) => format!("{c:?} mismatch ({} bytes)", content.len()),

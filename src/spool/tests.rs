@@ -122,6 +122,15 @@ fn a_corrupt_file_is_skipped_counted_and_removed() {
     assert!(files(&dir).is_empty());
     assert_eq!(spool.size(), (0, 0));
     drop(spool);
+    // A file far larger than any batch under a name of the right shape is not read into memory.
+    let huge = FileName { key: Key { created_ms: 1, tag: 7, seq: 1 }, events: 1, checksum: 0 };
+    fs::write(dir.join(huge.render()), vec![b'x'; 2 << 20]).unwrap();
+    let spool = open(&dir, 1 << 30, SyncPolicy::Never);
+    spool.maintain();
+    let claim = spool.claim_oldest().unwrap();
+    assert!(spool.read(&claim).is_none());
+    assert_eq!(spool.counters.corrupt_files.load(Ordering::Relaxed), 1);
+    drop(spool);
     fs::remove_dir_all(&dir).unwrap();
 }
 
