@@ -133,6 +133,10 @@ impl Dispatcher {
         let failing = spool.is_some() && shared.outage.failing();
         let mut wake = now + self.s.config.flush_interval();
         // 1. Oldest first: a spool file before the batch being formed.
+        if let (true, Err(Blocked::Token(at) | Blocked::Pause(at))) = (backlog, blocked) {
+            // The next file goes when the budget (or the pause) allows, not at the next wake.
+            wake = wake.min(at);
+        }
         if backlog && blocked.is_ok() {
             if !failing {
                 self.dispatch_file(false);
