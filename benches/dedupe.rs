@@ -18,26 +18,16 @@ use serde_json::json;
 #[path = "../tests/common/record.rs"]
 mod record;
 use record::Record;
+#[path = "../tests/common/zipf.rs"]
+mod zipf;
+use zipf::Zipf;
 
 fn stream(n: usize, users: usize) -> Vec<(String, &'static str, &'static str, &'static str)> {
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let weights: Vec<f64> = (1..=users).map(|k| 1.0 / (k as f64).powf(1.1)).collect();
-    let total: f64 = weights.iter().sum();
-    let mut acc = 0.0;
-    let cdf: Vec<f64> = weights.iter().map(|w| {
-        acc += w / total;
-        acc
-    }).collect();
+    let mut zipf = Zipf::new(users, 1.1, 0x9E37_79B9_7F4A_7C15);
     let flags = [("checkout", "checkout_ab"), ("search", "search_ab"), ("pricing", "pricing_ab")];
     (0..n)
         .map(|i| {
-            let u = cdf.partition_point(|&c| c < next()).min(users - 1);
+            let u = zipf.next_rank();
             let (f, r) = flags[i % 3];
             (format!("user-{u}"), f, r, if u % 2 == 0 { "control" } else { "treatment" })
         })

@@ -2,7 +2,8 @@
 # Runs every test of the project on a fresh Debian machine: installs what is missing (apt packages,
 # then Cargo/Go/Maven fetch their own dependencies), builds the Rust core, checks the generated
 # header is the checked-in one, then runs the Rust, C (under valgrind), Python-SDK ground truth, Go,
-# Java and Ruby suites and the collector's live exposure page in headless Chromium.
+# Java and Ruby suites and the collector's live exposure page in headless Chromium, then builds
+# every release artifact (dist/) and tests each one as a consumer would (scripts/test-packages.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +17,7 @@ ruby -e 'require "ffi"' >/dev/null 2>&1 || need_apt+=(ruby-ffi)
 ruby -e 'require "minitest"' >/dev/null 2>&1 || need_apt+=(ruby-minitest)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)   # the C SDK's consumer test
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)   # the live page test
@@ -31,6 +33,7 @@ cargo build --release --locked -p flagwire -p flagwire-collector
 # The library's SONAME carries the ABI version: programs linked with -lflagwire load libflagwire.so.2.
 ln -sf libflagwire.so target/release/libflagwire.so.2
 scripts/gen-header.sh --check
+scripts/check_versions.py   # one version across the crate, Go module, gem, jar, wheel, npm package
 
 step "Rust tests (unit + integration over HTTP to the test collector)"
 cargo test --locked --workspace --features flagwire/testing
@@ -71,6 +74,10 @@ for lang in go java ruby node python; do
     passed=$((passed + 1))
   fi
 done
+
+step "Release artifacts (dist/) installed and used as a consumer would, for every language"
+scripts/test-packages.sh
+passed=$((passed + 1))
 
 step "all suites passed"
 echo "suites: $passed passed, 0 failed"

@@ -223,9 +223,7 @@ impl Exposures {
         out.insert("held_now".into(), self.held_now.load(Relaxed).into());
         out.insert("exposure_counts_overflow".into(), self.counts.overflow().into());
         out.insert("exposures_by_variation".into(), self.counts.to_json());
-        if let Some(table) = &self.dedupe {
-            out.insert("dedupe_entries".into(), table.len().into());
-        }
+        out.insert("dedupe_entries".into(), self.dedupe.as_ref().map_or(0, DedupeTable::len).into());
         out
     }
 

@@ -9,6 +9,8 @@ use common::*;
 use serde_json::json;
 use std::collections::HashSet;
 
+#[path = "common/zipf.rs"]
+mod zipf;
 #[path = "common/dedupe_stream.rs"]
 mod dedupe_stream;
 use dedupe_stream::*;

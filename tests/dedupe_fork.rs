@@ -8,6 +8,8 @@ use common::*;
 use serde_json::json;
 use std::collections::HashSet;
 
+#[path = "common/zipf.rs"]
+mod zipf;
 #[path = "common/dedupe_stream.rs"]
 mod dedupe_stream;
 use dedupe_stream::*;
@@ -30,7 +32,7 @@ fn derived_message_ids_are_the_same_across_processes_and_restarts() {
         send_all(&client, &decisions);
         assert_eq!(client.shutdown(20_000), Status::Ok);
     }
-    let status = fork_and(|| {
+    let status = in_child(|| {
         let client = TestClient::new(&dedupe_config(&col, json!({})));
         send_all(&client, &decisions);
         client.shutdown(20_000) == Status::Ok
@@ -51,7 +53,7 @@ fn random_ids_unless_asked_and_a_forked_child_starts_with_an_empty_window() {
     let client = TestClient::new(&dedupe_config(&col, json!({"derive_message_ids": false})));
     assert_eq!(client.flag("u", "f", Some("r"), Some("v"), true, 1, None), Status::Ok);
     assert_eq!(client.flag("u", "f", Some("r"), Some("v"), true, 1, None), Status::Skipped);
-    let status = fork_and(|| {
+    let status = in_child(|| {
         // The child's window is empty: its first exposure is sent (with its own random id).
         client.flag("u", "f", Some("r"), Some("v"), true, 1, None) == Status::Ok && client.flush(10_000) == Status::Ok
     });
@@ -64,19 +66,3 @@ fn random_ids_unless_asked_and_a_forked_child_starts_with_an_empty_window() {
     assert!(ids.iter().all(|id| uuid_version(id) == 4));
 }
 
-/// Runs `child` in a forked child process (exit code 0 = pass); a 20 s alarm guards a hang.
-fn fork_and(child: impl FnOnce() -> bool) -> i32 {
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            unsafe { libc::alarm(20) };
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
-            let mut status = 0;
-            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-            status
-        }
-    }
-}

@@ -9,24 +9,6 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Runs `child` in a forked child process (exit code 0 = pass) and returns its exit status.
-/// A 20 s alarm turns a deadlock in the child into a test failure instead of a hang.
-fn in_child(child: impl FnOnce() -> bool) -> i32 {
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            unsafe { libc::alarm(20) };
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
-            let mut status = 0;
-            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-            status
-        }
-    }
-}
-
 fn user_counts(col: &Collector) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for m in col.messages() {

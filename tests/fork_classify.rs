@@ -8,22 +8,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-fn in_child(child: impl FnOnce() -> bool) -> i32 {
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            unsafe { libc::alarm(20) };
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
-            let mut status = 0;
-            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-            status
-        }
-    }
-}
-
 fn counts(stats: &Value) -> Vec<(String, u64)> {
     stats["exposures_by_variation"]
         .as_array()

@@ -37,25 +37,6 @@ fn plan(client: &TestClient, user: &str) -> String {
     }
 }
 
-/// Forks; the child runs `child` (exit code 0 = pass) under a 20 s alarm. Returns the child's pid.
-fn fork_child(child: impl FnOnce() -> bool) -> libc::pid_t {
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            unsafe { libc::alarm(20) };
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => pid,
-    }
-}
-
-fn wait_child(pid: libc::pid_t) -> i32 {
-    let mut status = 0;
-    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    status
-}
-
 fn requests_for(col: &Collector, user: &str) -> usize {
     col.profile_requests().iter().filter(|r| r.identifier == format!("user_id:{user}")).count()
 }

@@ -9,65 +9,7 @@
 mod common;
 
 use common::*;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{json, Value};
-use std::collections::HashSet;
-use std::fmt;
-
-/// A strict reading of a JSON text: serde_json refuses out-of-range numbers and lone surrogates;
-/// this visitor also refuses duplicate keys at any depth.
-struct Strict;
-
-impl<'de> serde::Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Strict;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Strict, E> {
-        if v.is_finite() {
-            Ok(Strict)
-        } else {
-            Err(E::custom("number out of range"))
-        }
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_unit<E>(self) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
-        while seq.next_element::<Strict>()?.is_some() {}
-        Ok(Strict)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
-        let mut keys = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !keys.insert(key.clone()) {
-                return Err(de::Error::custom(format!("duplicate key {key:?}")));
-            }
-            map.next_value::<Strict>()?;
-        }
-        Ok(Strict)
-    }
-}
 
 /// Every accepted message as the collector received it, read over HTTP.
 fn raw_messages(col: &Collector) -> String {
@@ -76,7 +18,7 @@ fn raw_messages(col: &Collector) -> String {
 }
 
 fn assert_strict(raw: &str) {
-    if let Err(e) = serde_json::from_str::<Strict>(raw) {
+    if let Err(e) = flagwire_collector::check_strict_json(raw.as_bytes()) {
         panic!("the collector received JSON a strict receiver refuses ({e}): {raw}");
     }
 }

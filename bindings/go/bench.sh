@@ -17,10 +17,10 @@ trap 'rm -f "$out"' EXIT
 LAT_EVENTS="${LAT_EVENTS:-20000}"
 LAT_BENCH="${LAT_BENCH-DeliveryAtLatency}"
 echo "go test -run '^\$' -bench '$BENCH' -skip DeliveryAtLatency -benchtime=${EVENTS}x -benchmem -count $COUNT  ($(nproc) cores, $(go env GOVERSION))"
-go test -run '^$' -bench "$BENCH" -skip DeliveryAtLatency -benchtime="${EVENTS}x" -benchmem -count "$COUNT" -timeout 30m . | tee "$out"
+go test -run '^$' -bench "$BENCH" -skip DeliveryAtLatency -benchtime="${EVENTS}x" -benchmem -count "$COUNT" -timeout 30m ./flagwire | tee "$out"
 if [[ -n "$LAT_BENCH" ]]; then
   echo "go test -run '^\$' -bench '$LAT_BENCH' -benchtime=${LAT_EVENTS}x -benchmem -count $COUNT"
-  go test -run '^$' -bench "$LAT_BENCH" -benchtime="${LAT_EVENTS}x" -benchmem -count "$COUNT" -timeout 60m . | tee -a "$out"
+  go test -run '^$' -bench "$LAT_BENCH" -benchtime="${LAT_EVENTS}x" -benchmem -count "$COUNT" -timeout 60m ./flagwire | tee -a "$out"
 fi
 args=()
 if [[ -n "${FLAGWIRE_BENCH_JSON:-}" ]]; then

@@ -9,6 +9,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 REL="${FLAGWIRE_NATIVE_DIR:-$ROOT/target/release}"
 E2E_EVENTS="${FLAGWIRE_E2E_EVENTS:-100000}"
 E2E_ROUNDS="${FLAGWIRE_E2E_ROUNDS:-3}"
+E2E_LATENCIES="${FLAGWIRE_E2E_LATENCIES:-0,20,50,200}"   # collector per-request latency, ms
 
 for f in "$REL/libflagwire.so" "$REL/flagwire-collector"; do
   [[ -e "$f" ]] || { echo "bench.sh: $f is missing; run: cargo build --release -p flagwire -p flagwire-collector" >&2; exit 1; }
@@ -44,7 +45,14 @@ JAR="$HERE/bench/target/benchmarks.jar"
 echo "== JMH: HandlerBench (caller cost per notification), DecideBench (4-thread decide), ProfileBench (cached Profile API lookup) =="
 java "$LIB" -jar "$JAR" -jvmArgsPrepend "$LIB" -rf json -rff "$WORK/jmh.json" "$@" 'dev.flagwire.bench.(HandlerBench|DecideBench|ProfileBench)'
 
-echo "== end to end: $E2E_ROUNDS rounds of $E2E_EVENTS events per library =="
-java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt" "$E2E_ROUNDS"
+echo "== end to end: $E2E_ROUNDS rounds per library at each per-request latency ($E2E_LATENCIES ms); $E2E_EVENTS events at 0 ms, fewer above =="
+java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.EndToEnd "$E2E_EVENTS" "$WORK/e2e.txt" "$E2E_ROUNDS" "$E2E_LATENCIES"
 
 java -cp "$JAR" dev.flagwire.bench.Summary "$WORK/jmh.json" "$WORK/e2e.txt"
+
+# Optional: DecideBench's measurement interleaved slice by slice, with CPU per decide by thread
+# (robust to load that drifts over minutes on a shared machine). FLAGWIRE_BENCH_INTERLEAVED=rounds.
+if [[ -n "${FLAGWIRE_BENCH_INTERLEAVED:-}" ]]; then
+  echo "== interleaved decide(): ${FLAGWIRE_BENCH_INTERLEAVED} rounds of 500 ms slices per listener =="
+  java "$LIB" -Xms2g -Xmx4g -cp "$JAR" dev.flagwire.bench.InterleavedDecide "$FLAGWIRE_BENCH_INTERLEAVED" 500
+fi

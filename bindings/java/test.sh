@@ -21,7 +21,7 @@ JAR="$(ls target/flagwire-*.jar | head -n1)"
 mvn -B -ntp -Dstyle.color=never -q dependency:build-classpath -Dmdep.includeArtifactIds=jna -Dmdep.outputFile=target/jna.classpath >/dev/null
 OUT="$(env -u LD_LIBRARY_PATH java -Djna.nosys=true -cp "$JAR:$(cat target/jna.classpath)" dev.flagwire.Flagwire)"
 echo "$OUT"
-[[ "$OUT" == *"abi 1"* ]] || { echo "test.sh: the jar did not load its bundled library" >&2; exit 1; }
+[[ "$OUT" == *"abi 2"* ]] || { echo "test.sh: the jar did not load its bundled library" >&2; exit 1; }
 
 # The benchmarks compile (they are run by bench.sh, not here).
 mvn -B -ntp -Dstyle.color=never -q -f "$HERE/bench/pom.xml" -DskipTests package

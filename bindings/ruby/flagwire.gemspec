@@ -17,11 +17,20 @@ Gem::Specification.new do |spec|
   # 3.1: Process._fork, the hook that restarts the ffi gem's callback thread in forked children.
   spec.required_ruby_version = ">= 3.1"
 
-  # lib/flagwire/native/ holds the platform's libflagwire (copied there by package.sh) in a
-  # packaged gem; it is looked up relative to the gem at load time, never through an rpath.
-  spec.files = Dir.glob("lib/**/*.rb", base: __dir__) +
-               Dir.glob("lib/flagwire/native/libflagwire.{so,dylib,dll}", base: __dir__) +
-               %w[README.md flagwire.gemspec]
+  spec.files = Dir.glob("lib/**/*.rb", base: __dir__) + %w[README.md flagwire.gemspec]
+
+  # A platform gem (package.sh sets FLAGWIRE_GEM_PLATFORM, e.g. x86_64-linux) carries that
+  # platform's libflagwire in lib/flagwire/native/<platform>/, loaded by path relative to the gem
+  # (lib/flagwire/native.rb), never through an rpath. RubyGems installs it only where the platform
+  # matches; a Ruby on another platform that loads it anyway gets a LibraryError saying how to
+  # build a library. Without FLAGWIRE_GEM_PLATFORM this is the library-less gem of a checkout.
+  if (platform = ENV["FLAGWIRE_GEM_PLATFORM"])
+    natives = Dir.glob("lib/flagwire/native/#{platform}/libflagwire.{so,dylib}", base: __dir__)
+    raise "flagwire.gemspec: no lib/flagwire/native/#{platform}/libflagwire.* to package (run package.sh)" if natives.empty?
+
+    spec.platform = Gem::Platform.new(platform)
+    spec.files += natives
+  end
   spec.require_paths = ["lib"]
 
   spec.add_runtime_dependency "ffi", ">= 1.15"

@@ -59,6 +59,9 @@ pub use profile::{EXTERNAL_IDS_LIMIT, LINKS_LIMIT, TRAITS_LIMIT};
 pub use profile_fixture::{DEFAULT_CREATED_AT, DEFAULT_SOURCE_ID, FIRST_MESSAGE_ID};
 pub use records::{ProfileRequest, RequestRecord};
 pub use script::Step;
+/// The strict receiver's reading of a JSON text (out-of-range numbers, lone surrogates, duplicate
+/// keys at any depth are refused), for tests that check what was sent.
+pub use strict_json::check as check_strict_json;
 
 /// Largest decoded body accepted on `/v1/batch` and `/v1/import` (Segment: 500KB).
 pub const MAX_BATCH_BYTES: usize = 500_000;

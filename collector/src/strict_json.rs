@@ -17,7 +17,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Ok when `text` is one JSON value without out-of-range numbers, lone surrogates or duplicate
 /// keys; Err names the first problem and where it is.
-pub(crate) fn check(text: &[u8]) -> Result<(), String> {
+pub fn check(text: &[u8]) -> Result<(), String> {
     let mut de = serde_json::Deserializer::from_slice(text);
     Strict::deserialize(&mut de)
         .and_then(|_| de.end())

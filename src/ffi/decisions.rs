@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{required_bytes, required_utf8, with_out_error, ArgError};
+use super::boundary::{required_bytes, with_out_error, ArgError};
 use super::{with_client, FlagwireClient};
 use crate::client::Client;
 use crate::record::{records, RecordError};
@@ -30,6 +30,66 @@ fn reject_record(client: &Client, e: RecordError) -> FlagwireStatus {
     }
 }
 
+/// Whether a bad argument counts in `dropped_invalid` (decision and message inputs do; the
+/// datafile does not).
+#[derive(Clone, Copy)]
+enum Counted {
+    Yes,
+    No,
+}
+
+/// The shape every ABI 2 input shares: its own `out_error`, the client handle, one
+/// pointer + length argument read as bytes, and the panic boundary around `body`.
+///
+/// # Safety
+/// As the exports: `c` NULL or live, `ptr` NULL or `len` readable bytes, `out_error` NULL or writable.
+unsafe fn bytes_input(
+    c: *mut FlagwireClient,
+    ptr: *const u8,
+    len: usize,
+    name: &'static str,
+    counted: Counted,
+    out_error: *mut *mut c_char,
+    body: impl FnOnce(&Client, &[u8]) -> FlagwireStatus,
+) -> FlagwireStatus {
+    // Safety: the caller upholds this function's contract.
+    unsafe {
+        with_out_error(out_error, || {
+            with_client!(c, |client| match required_bytes(ptr, len, name) {
+                Ok(bytes) => body(client, bytes),
+                Err(e) => match counted {
+                    Counted::Yes => reject(client, e),
+                    Counted::No => e.report(Some(client)),
+                },
+            })
+        })
+    }
+}
+
+/// `bytes_input` for JSON text: the bytes must be UTF-8.
+///
+/// # Safety
+/// As `bytes_input`.
+unsafe fn json_input(
+    c: *mut FlagwireClient,
+    ptr: *const u8,
+    len: usize,
+    counted: Counted,
+    out_error: *mut *mut c_char,
+    body: impl FnOnce(&Client, &str) -> FlagwireStatus,
+) -> FlagwireStatus {
+    // Safety: the caller upholds this function's contract.
+    unsafe {
+        bytes_input(c, ptr, len, "json", counted, out_error, |client, bytes| match std::str::from_utf8(bytes) {
+            Ok(text) => body(client, text),
+            Err(_) => match counted {
+                Counted::Yes => reject(client, ArgError::Utf8("json")),
+                Counted::No => ArgError::Utf8("json").report(Some(client)),
+            },
+        })
+    }
+}
+
 /// Handles exactly one flag decision (the `decide` API) encoded as a decision record
 /// (docs/design.md §2.2: a 44-byte header, then user id, flag key, rule key, variation key,
 /// experiment id, variation id and attributes JSON as length-prefixed UTF-8; NUL bytes are data).
@@ -53,26 +113,20 @@ pub unsafe extern "C" fn flagwire_on_decision_record(
 ) -> FlagwireStatus {
     // Safety: the caller upholds this function's contract.
     unsafe {
-        with_out_error(out_error, || {
-            with_client!(c, |client| {
-                let bytes = match required_bytes(record, record_len, "record") {
-                    Ok(b) => b,
-                    Err(e) => return reject(client, e),
-                };
-                let mut walk = records(bytes);
-                let status = match walk.next() {
-                    Some(Ok(decision)) => client.on_flag_decision(&decision),
-                    Some(Err(e)) => return reject_record(client, e),
-                    None => return reject_record(client, RecordError::Malformed { offset: 0, why: "empty buffer".into() }),
-                };
-                if walk.next().is_some() {
-                    return reject_record(
-                        client,
-                        RecordError::Malformed { offset: 0, why: "more than one record: use flagwire_on_decision_records".into() },
-                    );
-                }
-                status
-            })
+        bytes_input(c, record, record_len, "record", Counted::Yes, out_error, |client, bytes| {
+            let mut walk = records(bytes);
+            let status = match walk.next() {
+                Some(Ok(decision)) => client.on_flag_decision(&decision),
+                Some(Err(e)) => return reject_record(client, e),
+                None => return reject_record(client, RecordError::Malformed { offset: 0, why: "empty buffer".into() }),
+            };
+            if walk.next().is_some() {
+                return reject_record(
+                    client,
+                    RecordError::Malformed { offset: 0, why: "more than one record: use flagwire_on_decision_records".into() },
+                );
+            }
+            status
         })
     }
 }
@@ -97,24 +151,18 @@ pub unsafe extern "C" fn flagwire_on_decision_records(
 ) -> FlagwireStatus {
     // Safety: the caller upholds this function's contract.
     unsafe {
-        with_out_error(out_error, || {
-            with_client!(c, |client| {
-                let bytes = match required_bytes(records_ptr, records_len, "records") {
-                    Ok(b) => b,
-                    Err(e) => return reject(client, e),
-                };
-                let mut worst = FlagwireStatus::Ok;
-                for item in records(bytes) {
-                    match item {
-                        Ok(decision) => {
-                            let _ = client.on_flag_decision(&decision);
-                        }
-                        Err(e @ RecordError::NotUtf8 { .. }) => worst = reject_record(client, e),
-                        Err(e) => return reject_record(client, e),
+        bytes_input(c, records_ptr, records_len, "records", Counted::Yes, out_error, |client, bytes| {
+            let mut worst = FlagwireStatus::Ok;
+            for item in records(bytes) {
+                match item {
+                    Ok(decision) => {
+                        let _ = client.on_flag_decision(&decision);
                     }
+                    Err(e @ RecordError::NotUtf8 { .. }) => worst = reject_record(client, e),
+                    Err(e) => return reject_record(client, e),
                 }
-                worst
-            })
+            }
+            worst
         })
     }
 }
@@ -136,14 +184,7 @@ pub unsafe extern "C" fn flagwire_on_notification_json(
     out_error: *mut *mut c_char,
 ) -> FlagwireStatus {
     // Safety: the caller upholds this function's contract.
-    unsafe {
-        with_out_error(out_error, || {
-            with_client!(c, |client| match required_utf8(json, json_len, "json") {
-                Ok(text) => client.on_decision(text),
-                Err(e) => reject(client, e),
-            })
-        })
-    }
+    unsafe { json_input(c, json, json_len, Counted::Yes, out_error, Client::on_decision) }
 }
 
 /// Gives the client the Optimizely datafile (`json_len` bytes of JSON) so rules are classified
@@ -161,14 +202,7 @@ pub unsafe extern "C" fn flagwire_set_datafile_json(
     out_error: *mut *mut c_char,
 ) -> FlagwireStatus {
     // Safety: the caller upholds this function's contract.
-    unsafe {
-        with_out_error(out_error, || {
-            with_client!(c, |client| match required_utf8(json, json_len, "json") {
-                Ok(text) => client.set_datafile(text),
-                Err(e) => e.report(Some(client)),
-            })
-        })
-    }
+    unsafe { json_input(c, json, json_len, Counted::No, out_error, Client::set_datafile) }
 }
 
 /// Queues any Segment message given as JSON (track, identify, page, screen, group, alias),
@@ -187,12 +221,5 @@ pub unsafe extern "C" fn flagwire_enqueue_json(
     out_error: *mut *mut c_char,
 ) -> FlagwireStatus {
     // Safety: the caller upholds this function's contract.
-    unsafe {
-        with_out_error(out_error, || {
-            with_client!(c, |client| match required_utf8(json, json_len, "json") {
-                Ok(text) => super::deprecated::enqueue_text(client, text),
-                Err(e) => reject(client, e),
-            })
-        })
-    }
+    unsafe { json_input(c, json, json_len, Counted::Yes, out_error, super::deprecated::enqueue_text) }
 }

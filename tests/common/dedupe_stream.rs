@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use crate::common::*;
+use crate::zipf::Zipf;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -19,30 +20,15 @@ pub fn dedupe_config(col: &Collector, extra: Value) -> Value {
 /// `users`, several flags per "request", and a share of users re-bucketed halfway (their
 /// variation on `checkout` changes, as when a rule's allocation is edited).
 pub fn stream(seed: u64, users: usize, requests: usize) -> Vec<(String, &'static str, &'static str, &'static str)> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    // Zipf by inverse CDF over precomputed weights.
-    let weights: Vec<f64> = (1..=users).map(|k| 1.0 / (k as f64).powf(1.1)).collect();
-    let total: f64 = weights.iter().sum();
-    let mut cdf = Vec::with_capacity(users);
-    let mut acc = 0.0;
-    for w in &weights {
-        acc += w / total;
-        cdf.push(acc);
-    }
+    let mut zipf = Zipf::new(users, 1.1, seed);
     let mut out = Vec::new();
     for r in 0..requests {
-        let u = cdf.partition_point(|&c| c < next()).min(users - 1);
+        let u = zipf.next_rank();
         let user = format!("user-{u}");
         let rebucketed = r > requests / 2 && u % 10 == 3;
         out.push((user.clone(), "checkout", "checkout_ab", if rebucketed { "treatment" } else if u % 2 == 0 { "control" } else { "treatment" }));
         out.push((user.clone(), "search", "search_ab", if u % 3 == 0 { "b" } else { "a" }));
-        if next() < 0.3 {
+        if zipf.uniform() < 0.3 {
             out.push((user, "pricing", "pricing_ab", "on"));
         }
     }

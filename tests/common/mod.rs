@@ -205,3 +205,30 @@ pub fn wait_messages(col: &Collector, n: usize) -> Vec<Value> {
     assert!(col.wait_for_messages(n, Duration::from_secs(20)), "collector got {} of {n} messages", col.messages().len());
     col.messages()
 }
+
+/// Forks; the child runs `child` (exit code 0 = pass) under a 20 s alarm, which turns a deadlock
+/// in the child into a failure instead of a hang. Returns the child's pid.
+pub fn fork_child(child: impl FnOnce() -> bool) -> libc::pid_t {
+    match unsafe { libc::fork() } {
+        -1 => panic!("fork failed"),
+        0 => {
+            unsafe { libc::alarm(20) };
+            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+        }
+        pid => pid,
+    }
+}
+
+/// Waits for a forked child and returns its raw wait status (0 = it passed).
+pub fn wait_child(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    status
+}
+
+/// Runs `child` in a forked child process and returns its wait status (0 = it passed). Tests
+/// that fork keep to one #[test] per file, so no other test thread runs during fork().
+pub fn in_child(child: impl FnOnce() -> bool) -> i32 {
+    wait_child(fork_child(child))
+}

@@ -15,10 +15,34 @@ class TestNative < FlagwireTest::Case
     if ENV["FLAGWIRE_LIB"]
       assert_equal [ENV["FLAGWIRE_LIB"]], candidates
     else
-      assert_equal [File.join(FlagwireTest::LIB_DIR, "flagwire", "native", "libflagwire.so"),
-                    File.expand_path("../../../target/release/libflagwire.so", FlagwireTest::LIB_DIR)], candidates
+      # A checkout carries no library: the Rust release build is the only place looked in.
+      assert_empty Flagwire::Native.bundled_platforms
+      assert_equal [File.expand_path("../../../target/release/libflagwire.so", FlagwireTest::LIB_DIR)], candidates
     end
     assert_includes candidates, Flagwire.library_path
+  end
+
+  # A platform gem's layout (lib/flagwire/native/<platform>/, as package.sh builds it), in a copy
+  # of lib/: its own platform's library is loaded from inside the gem, never target/release.
+  def test_a_platform_gem_loads_the_library_it_carries
+    with_gem_layout(local_platform) do |lib|
+      out, err, status = ruby_with_lib(lib, 'require "flagwire"; print Flagwire.library_path, " ", Flagwire.version')
+      assert status.success?, err
+      assert_equal "#{lib}/flagwire/native/#{local_platform}/libflagwire.so #{Flagwire.version}", out
+    end
+  end
+
+  # A gem carrying another platform's library refuses to load and says how to get one.
+  def test_a_platform_gem_for_another_platform_refuses_to_load_saying_how_to_build_a_library
+    other = local_platform.start_with?("x86_64") ? "aarch64-linux" : "x86_64-linux"
+    with_gem_layout(other) do |lib|
+      _out, err, status = ruby_with_lib(lib, 'require "flagwire"')
+      refute status.success?
+      assert_match(/Flagwire::LibraryError/, err)
+      assert_match(/carries libflagwire for #{other} only, and this Ruby runs on #{Regexp.escape(Gem::Platform.local.to_s)}/, err)
+      assert_match(/cargo build --release -p flagwire/, err)
+      assert_match(/FLAGWIRE_LIB/, err)
+    end
   end
 
   def test_flagwire_lib_override_that_does_not_exist_fails_with_a_clear_error
@@ -206,5 +230,27 @@ class TestNative < FlagwireTest::Case
 
   def ptr_of(client)
     client.instance_variable_get(:@native).instance_variable_get(:@ptr)
+  end
+
+  def local_platform
+    l = Gem::Platform.local
+    [l.cpu, l.os, (l.version if l.os == "linux")].compact.join("-")
+  end
+
+  # Runs code in a Ruby that loads flagwire from lib (not this checkout's), FLAGWIRE_LIB unset.
+  def ruby_with_lib(lib, code)
+    Open3.capture3({ "FLAGWIRE_LIB" => nil }, "timeout", "-k", "5", "60", RbConfig.ruby, "-I", lib, "-e", code)
+  end
+
+  # Copies lib/ to a temporary directory with the real library under native/<platform>/.
+  def with_gem_layout(platform)
+    Dir.mktmpdir("flagwire-gem-layout") do |dir|
+      lib = File.join(dir, "lib")
+      FileUtils.cp_r(FlagwireTest::LIB_DIR, lib)
+      native = File.join(lib, "flagwire", "native", platform)
+      FileUtils.mkdir_p(native)
+      FileUtils.cp(Flagwire.library_path, native)
+      yield lib
+    end
   end
 end

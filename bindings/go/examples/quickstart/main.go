@@ -17,7 +17,7 @@ import (
 	"os"
 	"time"
 
-	flagwire "github.com/flagwire/flagwire/bindings/go"
+	"github.com/flagwire/flagwire/bindings/go/flagwire"
 	"github.com/optimizely/go-sdk/v2/pkg/client"
 	"github.com/optimizely/go-sdk/v2/pkg/config"
 	"github.com/optimizely/go-sdk/v2/pkg/event"

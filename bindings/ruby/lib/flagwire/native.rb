@@ -30,27 +30,49 @@ module Flagwire
       USER_ID = 2
     end
 
+    # How to get a library when there is none for this platform; ends every "not found" message.
+    BUILD_HINT = "Install the flagwire gem built for your platform, or build the library yourself " \
+                 "(Rust stable: `cargo build --release -p flagwire` in a checkout of flagwire) and " \
+                 "set FLAGWIRE_LIB to the resulting target/release/#{LIB_FILE}."
+
+    # A packaged gem is a platform gem (spec.platform, e.g. x86_64-linux) that carries its
+    # platform's library in native/<platform>/ (package.sh puts it there), as libddwaf-rb does.
+    NATIVE_DIR = File.expand_path("native", __dir__)
+
+    # The platforms whose library this copy of the gem carries (one in a platform gem, none in
+    # a checkout).
+    def self.bundled_platforms
+      Dir.glob("*/#{LIB_FILE}", base: NATIVE_DIR).map { |path| File.dirname(path) }.sort
+    end
+
     # Where the library is looked for, in order. Relative to this file, never an absolute rpath:
     # gems are moved after install (Heroku, Beanstalk), so the path is resolved at load time.
     #   1. ENV["FLAGWIRE_LIB"]: an explicit path (then nothing else is tried);
-    #   2. lib/flagwire/native/libflagwire.so: the copy a packaged gem ships (see package.sh);
-    #   3. <repo>/target/release/libflagwire.so: the Rust release build, during development.
+    #   2. native/<platform>/libflagwire.so: the library a platform gem carries, for the platform
+    #      RubyGems would install that gem on (Gem::Platform matching);
+    #   3. <repo>/target/release/libflagwire.so: the Rust release build, in a checkout only (a gem
+    #      that carries a library never looks outside itself).
     def self.candidates
       override = ENV["FLAGWIRE_LIB"]
       return [override] if override && !override.empty?
 
-      [
-        File.expand_path("native/#{LIB_FILE}", __dir__),
-        File.expand_path("../../../../target/release/#{LIB_FILE}", __dir__)
-      ]
+      bundled = bundled_platforms
+      return [File.expand_path("../../../../target/release/#{LIB_FILE}", __dir__)] if bundled.empty?
+
+      bundled.select { |platform| Gem::Platform.new(platform) === Gem::Platform.local }
+             .map { |platform| File.join(NATIVE_DIR, platform, LIB_FILE) }
     end
 
     def self.locate
       found = candidates.find { |path| File.file?(path) }
       return found if found
 
-      raise LibraryError, "flagwire: #{LIB_FILE} not found; looked in #{candidates.join(', ')}. " \
-                          "Build it with `cargo build --release -p flagwire`, or set FLAGWIRE_LIB to its path."
+      bundled = bundled_platforms
+      if candidates.empty? && !bundled.empty?
+        raise LibraryError, "flagwire: this gem carries libflagwire for #{bundled.join(', ')} only, " \
+                            "and this Ruby runs on #{Gem::Platform.local}. #{BUILD_HINT}"
+      end
+      raise LibraryError, "flagwire: #{LIB_FILE} not found; looked in #{candidates.join(', ')}. #{BUILD_HINT}"
     end
 
     # The ABI handshake: refuse to run against a library built for another ABI.
@@ -97,7 +119,7 @@ module Flagwire
       attach_function :flagwire_stats, %i[pointer], :pointer
       attach_function :flagwire_string_free, %i[pointer], :void
     rescue ::LoadError, FFI::NotFoundError => e
-      raise LibraryError, "flagwire: cannot load #{LIBRARY_PATH}: #{e.message}"
+      raise LibraryError, "flagwire: cannot load #{LIBRARY_PATH}: #{e.message}. #{BUILD_HINT}"
     end
 
     verify_abi!(flagwire_abi_version)

@@ -10,19 +10,21 @@ import com.optimizely.ab.optimizelyconfig.OptimizelyConfig;
 final class DatafilePusher implements NotificationHandler<UpdateConfigNotification> {
     private final FlagwireClient client;
     private final Optimizely optimizely;
+    private final ListenerFailures failures;
     private volatile String lastPushed;
 
-    DatafilePusher(FlagwireClient client, Optimizely optimizely) {
+    DatafilePusher(FlagwireClient client, Optimizely optimizely, ListenerFailures failures) {
         this.client = client;
         this.optimizely = optimizely;
+        this.failures = failures;
     }
 
     @Override
     public void handle(UpdateConfigNotification notification) {
         try {
-            push(false);
+            push();
         } catch (Throwable t) {
-            client.handlerFailed(-1, t);
+            failures.failed(t);
         }
     }
 
@@ -31,7 +33,7 @@ final class DatafilePusher implements NotificationHandler<UpdateConfigNotificati
      * config manager's first datafile, as {@code decide()} does; when there is none yet, the next
      * update pushes it.
      */
-    synchronized void push(boolean attaching) {
+    synchronized void push() {
         String datafile = null;
         ProjectConfig config = optimizely.getProjectConfig();
         if (config != null) {

@@ -5,9 +5,9 @@ public final class Flagwire {
     private Flagwire() {}
 
     /** This binding's version. */
-    public static final String BINDING_VERSION = "0.1.0";
+    public static final String BINDING_VERSION = "0.2.0";
 
-    /** The native library's version, e.g. "0.1.0". */
+    /** The native library's version, e.g. "0.2.0". */
     public static String version() {
         FlagwireNative.check();
         return FlagwireNative.flagwire_version().getString(0, "UTF-8");

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The configuration of a {@link FlagwireClient} (DESIGN §3).
+ * The configuration of a {@link FlagwireClient} (docs/design.md §3).
  *
  * <p>Only the keys you set are sent to the native library, so its defaults apply to everything
  * else, and it validates every value (an invalid one fails {@link FlagwireClient#create} with
@@ -50,7 +50,7 @@ public final class FlagwireConfig {
         }
     }
 
-    /** The native library's log level (to stderr). DEBUG prints each event. */
+    /** The native library's log level: lines at or above it go to the client's {@link System.Logger}. DEBUG shows each event as sent. */
     public enum LogLevel {
         OFF("off"), ERROR("error"), WARN("warn"), INFO("info"), DEBUG("debug");
 
@@ -67,11 +67,13 @@ public final class FlagwireConfig {
     private final Map<String, Object> options;
     private final Duration closeTimeout;
     private final boolean closeOnShutdown;
+    private final System.Logger logger;
 
     private FlagwireConfig(Builder b) {
         this.options = Collections.unmodifiableMap(new LinkedHashMap<>(b.options));
         this.closeTimeout = b.closeTimeout;
         this.closeOnShutdown = b.closeOnShutdown;
+        this.logger = b.logger != null ? b.logger : System.getLogger("dev.flagwire");
     }
 
     /** A builder; {@code writeKey} is the Segment source's write key (required, never logged). */
@@ -99,6 +101,11 @@ public final class FlagwireConfig {
         return closeOnShutdown;
     }
 
+    /** Where the library's log lines and the listeners' failures go. */
+    public System.Logger logger() {
+        return logger;
+    }
+
     /** The options with the write key and proxy credentials masked. */
     @Override
     public String toString() {
@@ -117,11 +124,12 @@ public final class FlagwireConfig {
         return "FlagwireConfig" + shown + " closeTimeout=" + closeTimeout + " closeOnShutdown=" + closeOnShutdown;
     }
 
-    /** Builder for {@link FlagwireConfig}. Setters map one to one onto DESIGN §3's keys. */
+    /** Builder for {@link FlagwireConfig}. Setters map one to one onto docs/design.md §3's keys. */
     public static final class Builder {
         private final Map<String, Object> options = new LinkedHashMap<>();
         private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
         private boolean closeOnShutdown = true;
+        private System.Logger logger;
 
         private Builder(String writeKey) {
             options.put("write_key", Objects.requireNonNull(writeKey, "writeKey"));
@@ -132,7 +140,7 @@ public final class FlagwireConfig {
             return set("endpoint", Objects.requireNonNull(endpoint, "endpoint"));
         }
 
-        /** Messages per request, 1..2500. Default 100. */
+        /** A batch may leave once it holds this many messages, 1..2500. Default: the library's (docs/design.md §3). */
         public Builder batchSize(int batchSize) {
             return set("batch_size", batchSize);
         }
@@ -142,12 +150,12 @@ public final class FlagwireConfig {
             return set("flush_interval_ms", millis(interval, "flushInterval"));
         }
 
-        /** Queue bound in events. Default 10,000. */
+        /** Bound on events held (waiting, batching, in flight). Default: the library's (docs/design.md §3). */
         public Builder maxQueueEvents(long events) {
             return set("max_queue_events", events);
         }
 
-        /** Queue bound in serialized bytes. Default 16 MiB. */
+        /** Bound on serialized bytes held, likewise. Default: the library's (docs/design.md §3). */
         public Builder maxQueueBytes(long bytes) {
             return set("max_queue_bytes", bytes);
         }
@@ -222,13 +230,13 @@ public final class FlagwireConfig {
             return set("ca_certs_pem", Objects.requireNonNull(pem, "pem"));
         }
 
-        /** The native library's log level (stderr). Default WARN. */
+        /** The native library's log level; its lines go to {@link #logger}. Default WARN. */
         public Builder logLevel(LogLevel level) {
             return set("log_level", Objects.requireNonNull(level, "level").json);
         }
 
         /**
-         * The Segment Profile API (DESIGN §7), for {@link FlagwireClient#profileAttributes} and
+         * The Segment Profile API (docs/design.md §7), for {@link FlagwireClient#profileAttributes} and
          * {@link FlagwireClient#profileUserId}. Default: none (those calls then throw
          * {@link FlagwireStatus#INVALID_CONFIG}).
          */
@@ -257,6 +265,17 @@ public final class FlagwireConfig {
          */
         public Builder closeOnShutdown(boolean close) {
             this.closeOnShutdown = close;
+            return this;
+        }
+
+        /**
+         * (binding) Where the library's log lines (docs/design.md §2.4, at or above
+         * {@link #logLevel}) and the listeners' failures go. Default
+         * {@code System.getLogger("dev.flagwire")}, which java.util.logging, SLF4J and Log4j bridge.
+         * Its methods are called on flagwire's own threads, possibly concurrently.
+         */
+        public Builder logger(System.Logger logger) {
+            this.logger = Objects.requireNonNull(logger, "logger");
             return this;
         }
 

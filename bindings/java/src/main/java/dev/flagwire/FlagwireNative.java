@@ -1,10 +1,10 @@
 package dev.flagwire;
 
+import com.sun.jna.Callback;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
-import com.sun.jna.ptr.PointerByReference;
 
 import java.io.File;
 import java.util.Map;
@@ -13,12 +13,14 @@ import java.util.Map;
  * The C ABI of include/flagwire.h, bound with JNA direct mapping ({@code Native.register}; interface
  * mapping is several times slower per call).
  *
- * <p>Conventions: the client handle and every string argument travel as a raw {@code long} address
- * (a 64-bit JVM is required and checked). String arguments are encoded to UTF-8 by
- * {@link NativeArgs} into native memory the caller owns, so JNA's default-encoding conversion is
- * never used. Strings the library returns are owned by the caller: they are declared as
- * {@link Pointer}, read with {@code getString(0, "UTF-8")} and freed with
- * {@link #flagwire_string_free}; never a JNA {@code String} return (which would leak them).
+ * <p>Conventions: the client handle, every byte argument and every out-param travel as a raw
+ * {@code long} address (a 64-bit JVM is required and checked), with lengths as {@code long}
+ * ({@code size_t}); only primitives cross, so JNA never converts or allocates per call. Byte
+ * arguments are UTF-8 written by this binding into native memory it owns ({@link CallScratch},
+ * the decision blocks of {@link RecordBatcher}). Strings the library returns belong to the caller:
+ * they are addresses read and freed by {@link #takeString(long)} ({@code flagwire_string_free});
+ * never a JNA {@code String} return (which would leak them). Only ABI 2 functions are bound; the
+ * deprecated ABI 1 ones (docs/design.md §2.5) are not.
  *
  * <p>Loading order: the system property {@code flagwire.library.path} (a file); else JNA's search
  * for "flagwire" ({@code jna.library.path}, the system library path, and finally the copy bundled
@@ -94,55 +96,54 @@ final class FlagwireNative {
         return LIBRARY_FILE;
     }
 
-    /** {@link #takeString(Pointer)} for an address; 0 gives null. */
+    /** Reads and frees a string the library returned (its address); 0 gives null. */
     static String takeString(long address) {
-        return address == 0L ? null : takeString(new Pointer(address));
-    }
-
-    /** Reads and frees a string the library returned; null stays null. */
-    static String takeString(Pointer p) {
-        if (p == null) {
+        if (address == 0L) {
             return null;
         }
         try {
-            return p.getString(0, "UTF-8");
+            return new Pointer(address).getString(0, "UTF-8");
         } finally {
-            flagwire_string_free(p);
+            flagwire_string_free(address);
         }
     }
 
-    // ---- the C ABI, version 1 -------------------------------------------------------------
+    // ---- the C ABI, version 2 (include/flagwire.h, docs/design.md §2.3) ---------------------
+    // Pointers and size_t travel as long; C enums as int. Every `out` argument is the address of
+    // an 8-byte slot (CallScratch) the library writes a string pointer into.
 
     static native Pointer flagwire_version();
 
     static native int flagwire_abi_version();
 
-    static native int flagwire_init(long configJson, PointerByReference outClient, PointerByReference outError);
+    static native int flagwire_init(long configJson, long outClient, long outError);
 
-    static native int flagwire_set_datafile(long client, long datafileJson);
+    /** {@code FlagwireLogCallback}: {@code (void *user_data, FlagwireLogLevel level, const char *message, size_t len)}. */
+    interface LogCallback extends Callback {
+        void invoke(Pointer userData, int level, Pointer message, long messageLen);
+    }
 
-    static native int flagwire_on_decision(long client, long notificationJson);
+    static native int flagwire_set_log_callback(long client, LogCallback callback, long userData);
 
-    static native int flagwire_on_flag_decision(long client, long userId, long flagKey, long ruleKey,
-            long variationKey, int enabled, int decisionEventDispatched, long attributesJson);
+    static native int flagwire_set_datafile_json(long client, long json, long len, long outError);
 
-    static native int flagwire_enqueue(long client, long messageJson);
+    static native int flagwire_on_decision_record(long client, long record, long len, long outError);
+
+    static native int flagwire_on_decision_records(long client, long records, long len, long outError);
+
+    static native int flagwire_on_notification_json(long client, long json, long len, long outError);
+
+    static native int flagwire_enqueue_json(long client, long json, long len, long outError);
+
+    /** {@code field}: 1 attributes, 2 user id (FlagwireProfileField). */
+    static native int flagwire_profile_lookup(long client, int field, long identifier, long len, long outValue,
+            long outError);
 
     static native int flagwire_flush(long client, int timeoutMs);
 
-    static native Pointer flagwire_stats(long client);
+    static native long flagwire_stats(long client);
 
-    static native Pointer flagwire_last_error(long client);
-
-    static native void flagwire_string_free(Pointer s);
+    static native void flagwire_string_free(long s);
 
     static native int flagwire_shutdown(long client, int timeoutMs);
-
-    // Profile API (DESIGN §7). The out-param is the address of a `char *` slot (NativeArgs.outSlot,
-    // set to NULL first); on OK the library writes a string owned by the caller there (read and
-    // freed by takeString); on any other status it leaves the slot untouched.
-
-    static native int flagwire_profile_attributes(long client, long identifier, long outAttributesJson);
-
-    static native int flagwire_profile_user_id(long client, long identifier, long outUserId);
 }

@@ -3,7 +3,7 @@ package dev.flagwire;
 import java.util.Map;
 
 /**
- * Counters since the client was created, in this process (DESIGN §6). Once flushed,
+ * Counters since the client was created, in this process (docs/design.md §6). Once flushed,
  * {@code enqueued == delivered + failed}.
  *
  * @param decisions        valid decision notifications seen

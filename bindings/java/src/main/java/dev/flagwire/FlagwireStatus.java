@@ -1,7 +1,8 @@
 package dev.flagwire;
 
 /**
- * The status codes of the flagwire C ABI (DESIGN §2), with their stable numbers.
+ * The status codes of the flagwire C ABI (docs/design.md §2.6), with their stable numbers; a
+ * test checks them against include/flagwire.h.
  *
  * <p>{@link #OK} and {@link #SKIPPED} are successes: SKIPPED means the decision was valid but is
  * not an experiment exposure (a rollout, no rule, a disabled decision event). {@link #QUEUE_FULL}
@@ -35,12 +36,14 @@ public enum FlagwireStatus {
     NOT_FOUND(11),
     /** Profile API: error or timeout, and nothing cached. */
     UNAVAILABLE(12),
+    /** A malformed binary argument (a decision record whose lengths do not add up); a binding bug. ABI 2. */
+    INVALID_ARGUMENT(13),
     /** A number this binding does not know (a newer native library); treated as an error. */
     UNKNOWN(-1);
 
     private static final FlagwireStatus[] BY_CODE = {
         OK, SKIPPED, NULL_ARGUMENT, INVALID_UTF8, INVALID_JSON, INVALID_CONFIG, QUEUE_FULL,
-        TOO_LARGE, CLOSED, TIMEOUT, PANIC, NOT_FOUND, UNAVAILABLE,
+        TOO_LARGE, CLOSED, TIMEOUT, PANIC, NOT_FOUND, UNAVAILABLE, INVALID_ARGUMENT,
     };
 
     private final int code;

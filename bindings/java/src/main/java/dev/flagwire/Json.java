@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The small JSON writer and reader flagwire needs: writing configs, attributes, notifications and
@@ -30,8 +29,8 @@ final class Json {
         return sb.toString();
     }
 
-    /** Writes a map as a JSON object, leaving out the keys in {@code skip}. */
-    static void writeObject(StringBuilder sb, Map<?, ?> map, Set<String> skip, int depth) {
+    /** Writes a map as a JSON object. */
+    static void writeObject(StringBuilder sb, Map<?, ?> map, int depth) {
         if (depth > MAX_DEPTH) {
             sb.append("null");
             return;
@@ -40,9 +39,6 @@ final class Json {
         boolean first = true;
         for (Map.Entry<?, ?> e : map.entrySet()) {
             String key = String.valueOf(e.getKey());
-            if (skip != null && skip.contains(key)) {
-                continue;
-            }
             if (!first) {
                 sb.append(',');
             }
@@ -81,7 +77,7 @@ final class Json {
         } else if (v instanceof Number n) {
             writeDouble(sb, n.doubleValue());
         } else if (v instanceof Map<?, ?> m) {
-            writeObject(sb, m, null, depth);
+            writeObject(sb, m, depth);
         } else if (depth > MAX_DEPTH) {
             sb.append("null");
         } else if (v instanceof Iterable<?> it) {

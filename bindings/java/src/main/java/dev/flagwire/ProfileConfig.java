@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * The {@code profile} object of the configuration (DESIGN §7): the Segment Profile API (Unify)
+ * The {@code profile} object of the configuration (docs/design.md §7): the Segment Profile API (Unify)
  * used by {@link FlagwireClient#profileAttributes} and {@link FlagwireClient#profileUserId}.
  *
  * <pre>{@code

@@ -2,14 +2,10 @@ package dev.flagwire;
 
 import com.google.gson.JsonObject;
 import com.optimizely.ab.notification.DecisionNotification;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,34 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The client without the Optimizely SDK: messages, statuses, stats, close, threads, GC. */
-class ClientTest {
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        collector.reset();
-    }
-
-    static FlagwireConfig.Builder config() {
-        return FlagwireConfig.builder("test-write-key")
-                .endpoint(collector.url())
-                .flushInterval(Duration.ofMillis(50))
-                .backoffBase(Duration.ofMillis(10))
-                .backoffMax(Duration.ofMillis(50))
-                .logLevel(FlagwireConfig.LogLevel.OFF)
-                .closeOnShutdown(false);
-    }
-
+class ClientTest extends CollectorTests {
     static Map<String, Object> track(String userId, String event) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("type", "track");
@@ -249,6 +218,16 @@ class ClientTest {
         }
     }
 
+    /** A flag decision notification as the SDK builds it (with the ids the SDK puts in it). */
+    static DecisionNotification exposure(String userId, String flagKey, String ruleKey, String variationKey,
+            Map<String, ?> attributes) {
+        return DecisionNotification.newFlagDecisionNotificationBuilder()
+                .withUserId(userId).withFlagKey(flagKey).withEnabled(true).withRuleKey(ruleKey).withVariationKey(variationKey)
+                .withAttributes(attributes).withVariables(Map.of()).withReasons(List.of())
+                .withDecisionEventDispatched(true).withExperimentId("exp-" + ruleKey).withVariationId("var-" + variationKey)
+                .build();
+    }
+
     private static void assertClosed(Runnable call) {
         FlagwireException e = assertThrows(FlagwireException.class, call::run);
         assertEquals(FlagwireStatus.CLOSED, e.status());
@@ -308,23 +287,26 @@ class ClientTest {
 
     @Test
     void unreachableClientsAreFreedByTheCleaner() throws Exception {
-        long before = FlagwireClient.FREED_BY_CLEANER.get();
+        long before = NativeHandle.FREED_BY_CLEANER.get();
         int n = 20;
         createAndDrop(n);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (FlagwireClient.FREED_BY_CLEANER.get() - before < n && System.nanoTime() < deadline) {
+        while (NativeHandle.FREED_BY_CLEANER.get() - before < n && System.nanoTime() < deadline) {
             System.gc();
             Thread.sleep(50);
         }
-        assertEquals(n, FlagwireClient.FREED_BY_CLEANER.get() - before);
-        // Their queued events were flushed by the Cleaner's shutdown.
-        assertEquals(n, collector.waitFor(n, Duration.ofSeconds(20)));
+        assertEquals(n, NativeHandle.FREED_BY_CLEANER.get() - before);
+        // Their queued events, and the decisions their listener still held, were handed over and
+        // flushed by the Cleaner's action (which holds the native handle, not the client).
+        assertEquals(2 * n, collector.waitFor(2 * n, Duration.ofSeconds(20)));
+        assertEquals(n, collector.messages().stream().filter(m -> m.get("event").getAsString().equals("Experiment Viewed")).count());
     }
 
-    private static void createAndDrop(int n) {
+    private static void createAndDrop(int n) throws Exception {
         for (int i = 0; i < n; i++) {
             FlagwireClient c = FlagwireClient.create(config().closeTimeout(Duration.ofSeconds(5)).build());
             c.enqueue(track("gc" + i, "E"));
+            c.decisionHandler().handle(exposure("gc" + i, "f", "r", "v", Map.of()));
         }
     }
 
@@ -344,32 +326,18 @@ class ClientTest {
             }
         });
         gc.start();
-        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
         try (FlagwireClient client = FlagwireClient.create(config().maxQueueEvents(100_000).build())) {
-            List<Thread> ts = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                final int id = t;
-                Thread th = new Thread(() -> {
-                    try {
-                        for (int i = 0; i < perThread; i++) {
-                            Map<String, Object> attrs = new LinkedHashMap<>();
-                            attrs.put("plan", i % 2 == 0 ? "pro" : "free");
-                            attrs.put("n", i);
-                            FlagwireStatus s = client.onFlagDecision("t" + id + "-u" + i, "flag", "rule", "v" + (i % 3), true, true, attrs);
-                            if (s != FlagwireStatus.OK) {
-                                errors.add(new AssertionError("status " + s));
-                            }
-                        }
-                    } catch (Throwable e) {
-                        errors.add(e);
+            List<Throwable> errors = Concurrently.run(threads, id -> {
+                for (int i = 0; i < perThread; i++) {
+                    Map<String, Object> attrs = new LinkedHashMap<>();
+                    attrs.put("plan", i % 2 == 0 ? "pro" : "free");
+                    attrs.put("n", i);
+                    FlagwireStatus s = client.onFlagDecision("t" + id + "-u" + i, "flag", "rule", "v" + (i % 3), true, true, attrs);
+                    if (s != FlagwireStatus.OK) {
+                        throw new AssertionError("status " + s);
                     }
-                });
-                th.start();
-                ts.add(th);
-            }
-            for (Thread th : ts) {
-                th.join(TimeUnit.SECONDS.toMillis(60));
-            }
+                }
+            });
             assertTrue(errors.isEmpty(), () -> errors.toString());
             assertTrue(client.flush(Duration.ofSeconds(30)));
             FlagwireStats s = client.stats();

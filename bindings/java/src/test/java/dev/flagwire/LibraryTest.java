@@ -9,7 +9,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -29,9 +33,9 @@ class LibraryTest {
 
     @Test
     void anAbiMismatchIsAClearError() {
-        assertNull(FlagwireNative.abiMismatch(1, "/x/libflagwire.so"));
-        String m = FlagwireNative.abiMismatch(2, "/x/libflagwire.so");
-        assertTrue(m.contains("/x/libflagwire.so") && m.contains("ABI version 2") && m.contains("needs ABI version 1"), m);
+        assertNull(FlagwireNative.abiMismatch(2, "/x/libflagwire.so"));
+        String m = FlagwireNative.abiMismatch(1, "/x/libflagwire.so");
+        assertTrue(m.contains("/x/libflagwire.so") && m.contains("ABI version 1") && m.contains("needs ABI version 2"), m);
     }
 
     @Test
@@ -40,12 +44,52 @@ class LibraryTest {
         assertEquals(FlagwireStatus.SKIPPED, FlagwireStatus.fromCode(1));
         assertEquals(FlagwireStatus.CLOSED, FlagwireStatus.fromCode(8));
         assertEquals(FlagwireStatus.UNAVAILABLE, FlagwireStatus.fromCode(12));
-        assertEquals(FlagwireStatus.UNKNOWN, FlagwireStatus.fromCode(13));
+        assertEquals(FlagwireStatus.INVALID_ARGUMENT, FlagwireStatus.fromCode(13));
+        assertEquals(FlagwireStatus.UNKNOWN, FlagwireStatus.fromCode(14));
+        assertEquals(FlagwireStatus.UNKNOWN, FlagwireStatus.fromCode(-3));
         for (FlagwireStatus s : FlagwireStatus.values()) {
             if (s != FlagwireStatus.UNKNOWN) {
                 assertEquals(s, FlagwireStatus.fromCode(s.code()));
             }
         }
+    }
+
+    /** include/flagwire.h, the header the library was built from (set by the pom). */
+    static String header() throws IOException {
+        return Files.readString(Path.of(System.getProperty("flagwire.header")), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void theStatusTableAndTheAbiVersionAreTheHeaders() throws IOException {
+        String h = header();
+        Map<String, Integer> inHeader = new TreeMap<>();
+        Matcher m = Pattern.compile("FLAGWIRE_STATUS_([A-Z0-9_]+) = (\\d+)").matcher(h);
+        while (m.find()) {
+            inHeader.put(m.group(1), Integer.parseInt(m.group(2)));
+        }
+        Map<String, Integer> inJava = new TreeMap<>();
+        for (FlagwireStatus s : FlagwireStatus.values()) {
+            if (s != FlagwireStatus.UNKNOWN) {
+                inJava.put(s.name(), s.code());
+            }
+        }
+        assertTrue(inHeader.size() >= 14, "statuses parsed from the header: " + inHeader);
+        assertEquals(inHeader, inJava);
+        Matcher abi = Pattern.compile("#define FLAGWIRE_ABI_VERSION (\\d+)").matcher(h);
+        assertTrue(abi.find());
+        assertEquals(Integer.parseInt(abi.group(1)), Flagwire.expectedAbiVersion());
+        // The log levels LogBridge maps.
+        for (String level : List.of("ERROR = 1", "WARN = 2", "INFO = 3", "DEBUG = 4")) {
+            assertTrue(h.contains("FLAGWIRE_LOG_LEVEL_" + level), level);
+        }
+        assertEquals(System.Logger.Level.ERROR, LogBridge.level(1));
+        assertEquals(System.Logger.Level.WARNING, LogBridge.level(2));
+        assertEquals(System.Logger.Level.INFO, LogBridge.level(3));
+        assertEquals(System.Logger.Level.DEBUG, LogBridge.level(4));
+        // The profile fields NativeHandle passes.
+        assertTrue(h.contains("FLAGWIRE_PROFILE_FIELD_ATTRIBUTES = 1") && h.contains("FLAGWIRE_PROFILE_FIELD_USER_ID = 2"));
+        assertTrue(h.contains("#define FLAGWIRE_RECORD_HEADER_LEN " + DecisionRecord.HEADER_LEN));
+        assertTrue(h.contains("#define FLAGWIRE_RECORD_FORMAT_FLAG_DECISION 1"));
     }
 
     /** Runs dev.flagwire.Flagwire in a fresh JVM with the test class path and the given -D options. */
@@ -83,7 +127,7 @@ class LibraryTest {
     void withoutAPathTheCopyBundledOnTheClassPathIsUsed() throws Exception {
         Result r = runJvm(List.of("-Djna.nosys=true"));
         assertEquals(0, r.exit(), r.output());
-        assertTrue(r.output().contains("abi 1"), r.output());
+        assertTrue(r.output().contains("abi 2"), r.output());
         assertTrue(r.output().contains("linux-x86-64"), "loaded from the bundled resource: " + r.output());
         assertNotEquals(-1, r.output().indexOf("flagwire 0.2.0"));
     }

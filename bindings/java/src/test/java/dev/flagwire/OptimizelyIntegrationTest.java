@@ -11,9 +11,6 @@ import com.optimizely.ab.config.Variation;
 import com.optimizely.ab.notification.UpdateConfigNotification;
 import com.optimizely.ab.optimizelydecision.OptimizelyDecideOption;
 import com.optimizely.ab.optimizelydecision.OptimizelyDecision;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -38,24 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The real Optimizely Java SDK, built offline from the test datafiles, with flagwire attached: the
  * collector must hold exactly the experiment exposures the SDK's own decisions imply.
  */
-class OptimizelyIntegrationTest {
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        collector.reset();
-    }
-
+class OptimizelyIntegrationTest extends CollectorTests {
     static FlagwireClient client() {
         return FlagwireClient.create(FlagwireConfig.builder("test-write-key")
                 .endpoint(collector.url())

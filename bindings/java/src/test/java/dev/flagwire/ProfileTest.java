@@ -4,8 +4,6 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.optimizely.ab.Optimizely;
 import com.optimizely.ab.optimizelydecision.OptimizelyDecision;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -32,30 +30,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The Segment Profile API through the binding (DESIGN §7), against the collector's Profile API
+ * The Segment Profile API through the binding (docs/design.md §7, {@code flagwire_profile_lookup}), against the collector's Profile API
  * fixtures over real HTTP: found, not found, unavailable (slow, 5xx, 401, 429 pause), the stale
  * entry, the cache, errors, concurrency, close, and account-level bucketing end to end with the
  * real Optimizely Java SDK.
  */
-class ProfileTest {
+class ProfileTest extends CollectorTests {
     static final String SPACE = "spa_test";
     static final String TOKEN = "tok_test";
 
-    static TestCollector collector;
-
-    @BeforeAll
-    static void startCollector() throws Exception {
-        collector = TestCollector.start();
-    }
-
-    @AfterAll
-    static void stopCollector() {
-        collector.close();
-    }
-
     @BeforeEach
-    void reset() {
-        collector.reset(); // messages, requests, both scripts and the profile request log
+    void fixtures() { // after CollectorTests' reset: messages, requests, both scripts, the profile request log
         collector.profiles(fixture(List.of(
                 profile(List.of("user_id:u1", "anonymous_id:a1"),
                         "{\"plan\":\"pro\",\"logins\":12,\"score\":4.5,\"beta\":true,\"big\":9007199254740993,"
@@ -320,6 +305,58 @@ class ProfileTest {
         }
     }
 
+    // ---- identifiers are data; errors are per call ---------------------------------------------
+
+    @Test
+    void anIdentifierIsDataNulIncluded() {
+        // ABI 2 passes the identifier as pointer + length: a NUL is one more character of the id
+        // (ABI 1's C string ended there and looked up another profile; the binding refused it).
+        collector.profiles(fixture(List.of(
+                "{\"external_ids\":[{\"type\":\"user_id\",\"id\":\"nul\\u0000id\"}],\"traits\":{\"plan\":\"nul\"},\"links\":[]}",
+                profile(List.of("user_id:nul"), "{\"plan\":\"prefix\"}", List.of()))));
+        try (FlagwireClient c = client()) {
+            assertEquals("nul", c.profileAttributes("user_id:nul\0id").orElseThrow().get("plan"));
+            // (A returned string is NUL-terminated: the library drops NULs from a returned user_id.)
+            assertEquals("nulid", c.profileUserId("user_id:nul\0id").orElseThrow());
+            assertEquals("prefix", c.profileAttributes("user_id:nul").orElseThrow().get("plan"));
+            List<JsonObject> requests = collector.profileRequests();
+            assertEquals("user_id:nul\0id", requests.get(0).get("identifier").getAsString());
+            assertTrue(requests.get(0).get("path").getAsString().contains("user_id:nul%00id"), requests.get(0).toString());
+        }
+    }
+
+    @Test
+    void eachFailedLookupCarriesItsOwnMessage() throws Exception {
+        // flagwire_profile_lookup writes the reason to this call's out_error: two threads failing
+        // at once each get their own message (ABI 1's per-client last error could swap them).
+        try (FlagwireClient c = client()) {
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                List<Future<Integer>> done = new ArrayList<>();
+                for (String kind : List.of("First Kind", "Second Kind")) {
+                    done.add(pool.submit(() -> {
+                        int checked = 0;
+                        for (int i = 0; i < 300; i++) {
+                            String bad = kind + ":" + i;
+                            FlagwireException e = assertThrows(FlagwireException.class, () -> c.profileAttributes(bad));
+                            assertEquals(FlagwireStatus.INVALID_JSON, e.status());
+                            assertTrue(e.getMessage().contains(bad), e.getMessage() + " is not about " + bad);
+                            checked++;
+                        }
+                        return checked;
+                    }));
+                }
+                for (Future<Integer> f : done) {
+                    assertEquals(300, f.get(60, TimeUnit.SECONDS));
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertTrue(c.lastError().orElse("").contains("Kind:"), c.lastError().toString());
+            assertTrue(collector.profileRequests().isEmpty(), "nothing was requested");
+        }
+    }
+
     // ---- errors and lifetime ------------------------------------------------------------------
 
     @Test
@@ -334,7 +371,7 @@ class ProfileTest {
         }
         FlagwireClient c = client();
         try {
-            for (String bad : new String[] {"u1", "user_id:", ":u1", "User Id:u1", "user_id:u1\0other"}) {
+            for (String bad : new String[] {"u1", "user_id:", ":u1", "User Id:u1"}) {
                 FlagwireException e = assertThrows(FlagwireException.class, () -> c.profileAttributes(bad), bad);
                 assertEquals(FlagwireStatus.INVALID_JSON, e.status(), bad);
                 assertEquals(FlagwireStatus.INVALID_JSON,

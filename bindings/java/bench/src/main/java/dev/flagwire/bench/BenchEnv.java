@@ -197,6 +197,11 @@ public final class BenchEnv {
         return out;
     }
 
+    /** Sets the collector's per-request latency (POST /_test/latency); 0 for none. */
+    public static void latency(int ms) {
+        post("/_test/latency", "{\"latency_ms\":" + ms + "}");
+    }
+
     public static void resetCollector() {
         post("/_test/reset");
     }

@@ -86,11 +86,19 @@ public final class Summary {
                 if (f.length < 3 || !f[0].equals("e2e")) {
                     continue;
                 }
+                String latency = "0";
+                for (String kv : f) {
+                    if (kv.startsWith("latency_ms=")) {
+                        latency = kv.substring(11);
+                    }
+                }
+                // 0 ms keeps the library's name as its key; other latencies are "<library> @<n> ms".
+                String key = latency.equals("0") ? f[1] : f[1] + " @" + latency + " ms";
                 for (String kv : f) {
                     if (kv.startsWith("events_per_s=")) {
-                        e2eRate.computeIfAbsent(f[1], k -> new ArrayList<>()).add(Double.parseDouble(kv.substring(13)));
+                        e2eRate.computeIfAbsent(key, k -> new ArrayList<>()).add(Double.parseDouble(kv.substring(13)));
                     } else if (kv.startsWith("caller_ns_per_event=")) {
-                        e2eCaller.computeIfAbsent(f[1], k -> new ArrayList<>()).add(Double.parseDouble(kv.substring(20)));
+                        e2eCaller.computeIfAbsent(key, k -> new ArrayList<>()).add(Double.parseDouble(kv.substring(20)));
                     }
                 }
             }
@@ -102,11 +110,11 @@ public final class Summary {
         handler.forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-16s %10.1f  [%.1f-%.1f]%n", k, v.median, v.min, v.max));
         System.out.println("decide(\"checkout_flow\") throughput, 4 threads, ops/s, higher is better:");
         decide.forEach((k, v) -> System.out.printf(Locale.ROOT, "  %-16s %10.0f  [%.0f-%.0f]%n", k, v.median, v.min, v.max));
-        System.out.println("End to end, one thread hands N exposures over, until the collector holds all N:");
+        System.out.println("End to end, one thread hands N exposures over, until the collector holds all N (per-request latency):");
         e2eRate.forEach((k, v) -> {
             Stat r = Stat.of(v);
             Stat c = Stat.of(e2eCaller.get(k));
-            System.out.printf(Locale.ROOT, "  %-16s %10.0f events/s [%.0f-%.0f], caller %.0f ns/event%n", k, r.median, r.min, r.max, c.median);
+            System.out.printf(Locale.ROOT, "  %-26s %10.0f events/s [%.0f-%.0f], caller %.0f ns/event%n", k, r.median, r.min, r.max, c.median);
         });
         if (profile != null) {
             System.out.printf(Locale.ROOT, "Profile API cached lookup (profileAttributes, 3 traits + $opt_bucketing_id), ns: %.0f  [%.0f-%.0f]%n",
@@ -174,6 +182,17 @@ public final class Summary {
                     + fmt(Stat.of(e2eCaller.get("flagwire"))) + ", analytics-java "
                     + (e2eCaller.containsKey("analytics-java") ? fmt(Stat.of(e2eCaller.get("analytics-java"))) : "-")));
         }
+        for (String key : e2eRate.keySet()) {
+            if (!key.startsWith("flagwire @")) {
+                continue;
+            }
+            String at = key.substring("flagwire @".length());
+            String peerKey = "analytics-java @" + at;
+            measures.add(measure("Java: end to end, exposures delivered at " + at + " per request (one thread)", "events/s",
+                    "higher", null, Stat.of(e2eRate.get(key)),
+                    e2eRate.containsKey(peerKey) ? Stat.of(e2eRate.get(peerKey)) : null,
+                    "the collector answers each request after " + at + "; from the first notification until it holds all N"));
+        }
         if (profile != null) {
             JsonObject m = new JsonObject();
             m.addProperty("name", "Java: Profile API cached lookup");
@@ -200,7 +219,9 @@ public final class Summary {
         m.addProperty("better", better);
         m.addProperty("goal", better.equals("lower") ? "below analytics-java" : "above analytics-java");
         m.addProperty("goal_kind", "vs_peer");
-        m.addProperty("headline", headline);
+        if (headline != null) {
+            m.addProperty("headline", headline);
+        }
         m.add("flagwire", flagwire.json());
         if (peer != null) {
             JsonObject p = peer.json();
