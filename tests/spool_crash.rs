@@ -39,7 +39,6 @@ impl Rng {
 /// k-th accepted event is user k and queue position k), ~2,000 a second, and writes
 /// `<accepted> <spool_safe>` to `report` every REPORT_EVERY events. Never returns.
 fn child(cfg: &serde_json::Value, cycle: usize, report: i32) -> ! {
-    unsafe { libc::alarm(30) };
     let client = TestClient::new(cfg);
     let mut accepted = 0usize;
     let started = Instant::now();
@@ -97,17 +96,14 @@ fn kill_9_at_random_moments_loses_nothing_written_and_repeats_only_with_the_same
         );
         let mut fds = [0i32; 2];
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
+        let pid = fork_child(|| {
             unsafe { libc::close(fds[0]) };
-            child(&cfg, cycle, fds[1]);
-        }
-        assert!(pid > 0, "fork failed");
+            child(&cfg, cycle, fds[1])
+        });
         unsafe { libc::close(fds[1]) };
         std::thread::sleep(Duration::from_millis(40 + rng.below(360)));
         assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-        let mut status = 0;
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        let status = wait_child(pid);
         assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL, "child ended on its own: {status}");
         let mut text = String::new();
         unsafe { std::fs::File::from_raw_fd(fds[0]) }.read_to_string(&mut text).unwrap();

@@ -20,24 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Runs `child` in a forked child (exit code 0 = it returned true) and returns the exit status.
-/// A 30 s alarm turns a hang into a failure.
-fn in_child(child: impl FnOnce() -> bool) -> i32 {
-    match unsafe { libc::fork() } {
-        -1 => panic!("fork failed"),
-        0 => {
-            unsafe { libc::alarm(30) };
-            let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(false);
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) }
-        }
-        pid => {
-            let mut status = 0;
-            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-            status
-        }
-    }
-}
-
 static LOG: Mutex<Vec<(FlagwireLogLevel, String)>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn capture(_: *mut c_void, level: FlagwireLogLevel, message: *const c_char, len: usize) {
@@ -208,24 +190,19 @@ fn two_processes_share_a_directory_and_the_survivor_takes_it_over() {
     let cfg = spool_config(&format!("http://127.0.0.1:{port}"), &dir, quick(), json!({}));
     let (mut ready, mut go) = ([0i32; 2], [0i32; 2]);
     assert!(unsafe { libc::pipe(ready.as_mut_ptr()) == 0 && libc::pipe(go.as_mut_ptr()) == 0 });
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        unsafe { libc::alarm(30) };
+    let pid = fork_child(|| {
         let first = TestClient::new(&cfg);
         unsafe { libc::write(ready[1], b"r".as_ptr().cast(), 1) };
         let mut byte = 0u8;
         unsafe { libc::read(go[0], (&mut byte as *mut u8).cast(), 1) };
-        let ok = (0..20).all(|i| offer(&first, &format!("r{i}")) == Status::Ok) && first.shutdown(300) == Status::Timeout;
-        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-    }
+        (0..20).all(|i| offer(&first, &format!("r{i}")) == Status::Ok) && first.shutdown(300) == Status::Timeout
+    });
     let mut byte = 0u8;
     assert_eq!(unsafe { libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) }, 1);
     let survivor = TestClient::new(&cfg);
     assert_eq!(subdirs(dir.path()).len(), 1, "the survivor took a subdirectory");
     unsafe { libc::write(go[1], b"g".as_ptr().cast(), 1) };
-    let mut status = 0;
-    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    assert_eq!(status, 0);
+    assert_eq!(wait_child(pid), 0);
     assert_eq!(users_in(&root_files(dir.path()).keys().map(|n| dir.path().join(n)).collect::<Vec<_>>()), users("r", 20));
     let col = collector_on(port, 0);
     let stats = wait_stats(&survivor, Duration::from_secs(20), |s| stat(s, "spool_recovered") == 20 && stat(s, "spool_files") == 0);

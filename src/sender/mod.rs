@@ -399,10 +399,15 @@ impl Pipeline {
                 let written = self.s.progress.wait_safe(deadline);
                 spool.stop();
                 let synced = self.housekeeping_done.as_deref().is_none_or(|h| wait_flag(h, deadline));
-                if self.s.busy.load(Ordering::Acquire) == 0 {
+                // A worker books its batch (flush returns) just before it counts itself free.
+                while self.s.busy.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let idle = self.s.busy.load(Ordering::Acquire) == 0;
+                if idle {
                     spool.close();
                 }
-                written & synced
+                written & synced & idle
             }
             None => self.s.progress.wait_idle(deadline),
         };
