@@ -140,6 +140,9 @@ fn drain(col: &Collector, rate: f64, secs: f64, dir: &std::path::Path) -> (f64, 
     (recovered as f64 / took, recovered)
 }
 
+/// Per (load, mode) and repetition: caller median ns, caller p99 ns, delivered events/s.
+type Figures = (f64, f64, f64);
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -168,8 +171,7 @@ fn main() {
     let modes: Vec<String> = env("SPOOL_BENCH_MODES", "off interval always".to_string()).split_whitespace().map(String::from).collect();
     let col = Collector::start(CollectorOptions { latency_ms: latency, ..Default::default() }).expect("collector");
     let root = std::env::temp_dir().join(format!("flagwire-spool-bench-{}", std::process::id()));
-    // (load, mode) -> per repetition: caller median ns, caller p99 ns, delivered events/s
-    let mut results: std::collections::BTreeMap<(String, String), Vec<(f64, f64, f64)>> = Default::default();
+    let mut results: std::collections::BTreeMap<(String, String), Vec<Figures>> = Default::default();
     println!("spool bench: {latency} ms per request, {secs} s per run, {reps} reps, modes {modes:?}");
     for rep in 0..reps {
         for (load, rate) in [("steady", steady), ("saturating", saturating)] {
@@ -202,13 +204,13 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&root);
 
-    let pick = |load: &str, mode: &str, f: fn(&(f64, f64, f64)) -> f64| -> Vec<f64> {
+    let pick = |load: &str, mode: &str, f: fn(&Figures) -> f64| -> Vec<f64> {
         results.get(&(load.to_string(), mode.to_string())).map(|v| v.iter().map(f).collect()).unwrap_or_default()
     };
     let mut measures = Vec::new();
     for mode in modes.iter().filter(|m| *m != "off") {
         for (what, load, f, unit, better) in [
-            ("caller cost per decision, median", "steady", (|r: &(f64, f64, f64)| r.0) as fn(&(f64, f64, f64)) -> f64, "ns", "lower"),
+            ("caller cost per decision, median", "steady", (|r: &Figures| r.0) as fn(&Figures) -> f64, "ns", "lower"),
             ("caller cost per decision, p99", "steady", |r| r.1, "ns", "lower"),
             ("delivered events/s", "saturating", |r| r.2, "events/s", "higher"),
         ] {

@@ -47,7 +47,7 @@ fn child(cfg: &serde_json::Value, cycle: usize, report: i32) -> ! {
         if offer(&client, &user) == Status::Ok {
             accepted += 1;
         }
-        if accepted % REPORT_EVERY == 0 {
+        if accepted.is_multiple_of(REPORT_EVERY) {
             let safe = stat(&client.stats(), "spool_safe");
             let line = format!("{accepted} {safe}\n");
             unsafe { libc::write(report, line.as_ptr().cast(), line.len()) };

@@ -146,7 +146,7 @@ fn a_child_does_not_keep_its_dead_parents_lock() {
     assert_eq!(offer(&next, "n0"), Status::Ok);
     assert_eq!(next.flush(300), Status::Timeout);
     wait_stats(&next, Duration::from_secs(10), |s| stat(s, "spool_safe") == 1);
-    let in_root: HashSet<String> = root_files(dir.path()).keys().map(|n| users_in(&[dir.path().join(n)])).flatten().collect();
+    let in_root: HashSet<String> = root_files(dir.path()).keys().flat_map(|n| users_in(&[dir.path().join(n)])).collect();
     unsafe { libc::kill(y, libc::SIGKILL) };
     unsafe { libc::waitpid(y, std::ptr::null_mut(), 0) };
     assert!(in_root.contains("n0"), "the next client wrote into a subdirectory: the forked child kept its dead parent's lock");

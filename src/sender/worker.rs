@@ -326,7 +326,7 @@ impl Worker {
                 }
                 Sent::Deferred => {
                     // Retries ran out, or shutdown: these wait (in the spool, if any).
-                    self.deferred.extend(suspects.drain(..));
+                    self.deferred.append(&mut suspects);
                     aside.extend(second);
                 }
             }
