@@ -33,6 +33,10 @@ if ! skip outage; then
   step "outage: cargo bench --bench outage (${OUTAGE_SECS:-60} s)"
   FLAGWIRE_BENCH_JSON="$OUT/outage.json" OUTAGE_SECS="${OUTAGE_SECS:-60}" cargo bench --locked --bench outage
 fi
+if ! skip dedupe; then
+  step "dedupe window: cargo bench --bench dedupe"
+  FLAGWIRE_BENCH_JSON="$OUT/dedupe.json" cargo bench --locked --bench dedupe
+fi
 for lang in go java ruby node python; do
   if ! skip "$lang" && [ -x "bindings/$lang/bench.sh" ]; then
     step "$lang binding: bindings/$lang/bench.sh"

@@ -77,11 +77,13 @@ def from_criterion(root, out):
             m["headline"] = headline
         measures.append(m)
 
-    ns("caller", "on_flag_decision", "Rust core: on_flag_decision (exposure, with attributes)", "<= 300 ns", 300, "caller")
-    ns("caller", "on_flag_decision_rollout_skipped", "Rust core: on_flag_decision (rollout, skipped)")
-    ns("caller", "on_decision_json", "Rust core: on_decision (notification JSON)", "<= 2000 ns", 2000)
-    rate("delivered", "gzip_batch_100", "Rust core: delivered to the local collector, gzip, batch 100", ">= 200,000 events/s", 200000, "throughput")
-    rate("delivered", "gzip_batch_500", "Rust core: delivered to the local collector, gzip, batch 500", ">= 200,000 events/s", 200000)
+    ns("caller", "decision_record", "Rust core: decision record, ABI 2 (exposure, with ids and attributes)", "<= 300 ns", 300, "caller")
+    ns("caller", "decision_record_rollout_skipped", "Rust core: decision record, ABI 2 (rollout, skipped)")
+    ns("caller", "on_flag_decision", "Rust core: on_flag_decision, deprecated ABI 1 (exposure, with attributes)", "<= 300 ns", 300)
+    ns("caller", "on_flag_decision_rollout_skipped", "Rust core: on_flag_decision, deprecated ABI 1 (rollout, skipped)")
+    ns("caller", "on_decision_json", "Rust core: whole notification as JSON", "<= 2000 ns", 2000)
+    rate("delivered", "defaults_0ms", "Rust core: delivered with the defaults, 0 ms per request", None, None, "throughput")
+    rate("delivered", "defaults_50ms", "Rust core: delivered with the defaults, 50 ms per request", ">= 100,000 events/s", 100000)
     ns("profile", "cached_attributes", "Rust core: Profile API cached lookup", "<= 1000 ns", 1000)
     ns("profile", "miss_attributes_404", "Rust core: Profile API miss (one local round trip)")
     doc = {
@@ -159,7 +161,7 @@ def report(directory, md_path, chart_path):
             except json.JSONDecodeError as e:
                 print(f"skipping {path}: {e}", file=sys.stderr)
     # One section per language; the core's summary before the outage run's.
-    order = {"rust": 0, "go": 1, "java": 2, "ruby": 3}
+    order = {"rust": 0, "dedupe": 1, "go": 2, "java": 3, "ruby": 4, "python": 5, "node": 6}
     docs.sort(key=lambda d: (order.get(d.get("language"), 9), d.get("_file") == "outage.json"))
     merged = []
     for d in docs:
@@ -239,7 +241,7 @@ def latency_section(doc, chart_path):
     st = doc.get("settings", {})
     libs = doc.get("libraries", [])
     lats = doc.get("latencies_ms", [])
-    budget = st.get("budget", 100)
+    budget = st.get("budget", 200)
     fw = libs[0] if libs else "flagwire"
     rel = os.path.relpath(chart_path, ".") if not os.path.isabs(chart_path) else chart_path
     lines = [

@@ -11,7 +11,7 @@ Runs are interleaved (rep -> latency -> library) so that every library sees the 
 Env: LATENCY_SECS (4) offering window, LATENCY_RATE (200000) offered events/s, LATENCY_REPS (3),
 LATENCY_LIST ("0,20,50,200") per-request latencies in ms, LATENCY_DRAIN_SECS (6) how long after
 the window the collector may take to hold everything before the run is capped,
-LATENCY_BUDGET (100) the request budget the goal is checked against.
+LATENCY_BUDGET (200) the request budget the goal is checked against.
 Standard library only.
 """
 import argparse
@@ -300,7 +300,7 @@ def main():
     rate = env_num("LATENCY_RATE", 200_000, int)
     reps = env_num("LATENCY_REPS", 3, int)
     drain = env_num("LATENCY_DRAIN_SECS", 6)
-    budget = env_num("LATENCY_BUDGET", 100, int)
+    budget = env_num("LATENCY_BUDGET", 200, int)
     latencies = [int(x) for x in os.environ.get("LATENCY_LIST", "0,20,50,200").split(",") if x.strip()]
     libs = [(n, c.split()) for n, c in (s.split("=", 1) for s in a.lib)]
     logdir = os.path.join(os.path.dirname(os.path.abspath(a.out)), "latency-logs")
