@@ -143,6 +143,9 @@ impl Client {
         if callback.is_some() {
             // Said here rather than at init, so that it reaches the host's logger.
             self.logger.log(LogLevel::Info, || format!("logging to the host's logger; endpoint {}", self.config.endpoint));
+            if let Some((level, line)) = self.pipeline().spool_status() {
+                self.logger.log(level, || line);
+            }
         }
     }
 
@@ -373,7 +376,9 @@ impl Client {
 
     pub fn stats_json(&self) -> String {
         let pipeline = self.pipeline();
-        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), pipeline.exposures.stats_json())
+        let mut extra = pipeline.exposures.stats_json();
+        extra.extend(pipeline.spool_stats());
+        pipeline.stats().to_json(pipeline.queue_depth(), pipeline.in_flight(), extra)
     }
 
     /// Profile API lookup (docs/design.md §7): OK with the value, NOT_FOUND, UNAVAILABLE (error or timeout

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 use crate::profile::ProfileConfig;
+use crate::spool::SpoolConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -78,6 +79,8 @@ pub const NUMERIC_KEYS: &[NumericKey] = &[
     numeric("hold_max_bytes", 0, 64 * 1024 * 1024, 1024 * 1024, "bytes held likewise"),
     numeric("hold_timeout_ms", 1, 300_000, 5_000, "a held decision then falls back to the no-datafile rule"),
     numeric("max_exposure_counters", 0, 1_000_000, 10_000, "(flag, rule, variation) exposure counters in stats; more go to overflow"),
+    numeric("spool.max_bytes", 1 << 20, 1 << 36, 1 << 30, "spool: disk bound (whole 4 KiB blocks); oldest files dropped beyond it"),
+    numeric("spool.sync_interval_ms", 1, 60_000, 1_000, "spool: with `sync` \"interval\", written files are synced this often"),
 ];
 
 /// README.md's table of [`NUMERIC_KEYS`] (a test keeps the README's copy equal).
@@ -156,6 +159,8 @@ pub struct Config {
     /// this source's exposure messageIds (the key itself never leaves the process).
     #[serde(skip)]
     pub message_id_namespace: Option<uuid::Uuid>,
+    /// The opt-in disk spool (issue 17; docs/design.md §5.1); absent = memory only.
+    pub spool: Option<SpoolConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,6 +221,7 @@ impl Default for Config {
             max_exposure_counters: 10_000,
             dedupe: None,
             message_id_namespace: None,
+            spool: None,
         }
     }
 }
@@ -273,6 +279,9 @@ impl Config {
         if let Some(profile) = &self.profile {
             profile.validate(self.allow_insecure_http)?;
         }
+        if let Some(spool) = &self.spool {
+            spool.validate()?;
+        }
         Ok(())
     }
 
@@ -323,6 +332,8 @@ mod tests {
                 "profile.timeout_ms" => p.timeout_ms,
                 "dedupe.window_ms" => DedupeConfig::default().window_ms,
                 "dedupe.max_entries" => DedupeConfig::default().max_entries as u64,
+                "spool.max_bytes" => SpoolConfig::default().max_bytes,
+                "spool.sync_interval_ms" => SpoolConfig::default().sync_interval_ms,
                 "max_in_flight" => c.max_in_flight as u64,
                 "max_requests_per_second" => u64::from(c.max_requests_per_second),
                 "hold_max_events" => c.hold_max_events as u64,

@@ -10,8 +10,10 @@ static GENERATION: AtomicU64 = AtomicU64::new(0);
 static INSTALL: Once = Once::new();
 
 extern "C" fn in_child() {
-    // Async-signal-safe: one atomic add.
+    // Async-signal-safe: atomics and close(2).
     GENERATION.fetch_add(1, Ordering::AcqRel);
+    // The parent's spool locks stay the parent's (docs/design.md §5.1).
+    crate::spool::close_inherited();
 }
 
 pub fn install() {

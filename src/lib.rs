@@ -26,6 +26,7 @@ mod profile;
 mod record;
 mod retry;
 mod sender;
+mod spool;
 mod stats;
 mod status;
 mod strict_json;

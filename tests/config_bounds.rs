@@ -138,6 +138,13 @@ fn clients_at_the_edges_of_every_range_deliver() {
     assert_eq!(wait_messages(&col, 2).len(), 2);
 }
 
+/// The `spool` object needs its `dir` to be valid at all (a scratch directory per test run).
+fn with_spool_dir(cfg: &mut Value) {
+    if cfg.get("spool").is_some() {
+        cfg["spool"]["dir"] = json!(concat!(env!("CARGO_TARGET_TMPDIR"), "/config-bounds-spool"));
+    }
+}
+
 /// Whether this build has the key (the table lists the concurrent sender's keys before it lands).
 fn known(key: &str) -> bool {
     static KNOWN: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
@@ -151,6 +158,7 @@ fn known(key: &str) -> bool {
                     Some((object, inner)) => cfg[object][inner] = json!(k.default),
                     None => cfg[k.key] = json!(k.default),
                 }
+                with_spool_dir(&mut cfg);
                 match TestClient::try_new(&cfg) {
                     Ok(client) => client.shutdown(0) == Status::Ok,
                     Err((_, message)) => !message.contains("unknown field"),
@@ -202,6 +210,7 @@ proptest! {
             }
             chosen.insert(i, value);
         }
+        with_spool_dir(&mut cfg);
         let out_of_range: Vec<&str> = chosen.iter()
             .filter(|(i, v)| !v.as_u64().is_some_and(|v| (NUMERIC_KEYS[**i].min..=NUMERIC_KEYS[**i].max).contains(&v)))
             .map(|(i, _)| NUMERIC_KEYS[*i].key)

@@ -4,6 +4,11 @@
 //! is free (`max_in_flight`), no pause is in force and the request budget has a token — until
 //! then it keeps filling, up to 500,000 bytes and 2,500 messages: under pressure batches grow
 //! instead of requests multiplying. The dispatcher wakes on a timer or a nudge, never per event.
+//!
+//! With a spool (docs/design.md §5.1) the oldest spool file goes before the batch being formed,
+//! and a batch that must leave but cannot be sent now (no worker free, a pause, an outage, older
+//! files waiting, memory above half its bound) is written to the spool instead of waiting in
+//! memory: events stay in memory, unwritten, only until their batch is due.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,7 +19,7 @@ use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use super::pacing::cut_for_deadline;
 use super::queue::Queued;
 use super::worker::{self, Job};
-use super::{envelope_len, Control, Shared};
+use super::{envelope_len, resolve_dropped, Control, Shared};
 use crate::config::{LogLevel, MAX_BATCH_BYTES, MAX_BATCH_SIZE};
 
 /// The batch being formed.
@@ -44,6 +49,31 @@ pub(super) struct Dispatcher {
     stopping: bool,
     /// The flush epoch and the instant its early dispatch during a pause is due (fixed once).
     flush_cut: Option<(u64, Instant)>,
+    /// Likewise for the outage's probe: a flush gets one early try.
+    probe_cut: Option<(u64, Instant)>,
+    /// Serialized messages of a batch being written to the spool.
+    spill_buffer: Vec<u8>,
+}
+
+/// What the dispatcher does after a turn.
+enum Next {
+    /// Something was started: look again at once.
+    Again,
+    /// Nothing more now: wait for a message or this instant.
+    Wait(Instant),
+    /// Stopping and nothing left.
+    Done,
+}
+
+/// Why a request cannot start now.
+#[derive(Clone, Copy, Debug)]
+enum Blocked {
+    /// Every worker is busy; a WorkerFree message says when one is free.
+    Worker,
+    /// The request budget (or the batch handed over before, not yet on the wire): soon.
+    Token(Instant),
+    /// A 429 / Retry-After pause.
+    Pause(Instant),
 }
 
 impl Dispatcher {
@@ -60,6 +90,8 @@ impl Dispatcher {
             workers: 0,
             stopping: false,
             flush_cut: None,
+            probe_cut: None,
+            spill_buffer: Vec::new(),
         }
     }
 
@@ -72,24 +104,15 @@ impl Dispatcher {
                 self.on_control(msg);
             }
             self.fill();
+            if self.stopping && self.spill_all() {
+                // What is left at shutdown waits in the spool for the next process.
+                break;
+            }
             let now = Instant::now();
-            let wake_at = if self.must_or_may_leave(now) {
-                match self.blocked_until(now) {
-                    Ok(()) => {
-                        self.dispatch();
-                        continue;
-                    }
-                    // Blocked on a worker: a WorkerFree message wakes us; the timer is a backstop.
-                    Err(None) => now + self.s.config.flush_interval(),
-                    Err(Some(at)) => at,
-                }
-            } else if self.forming.messages.is_empty() {
-                if self.stopping {
-                    break;
-                }
-                now + self.s.config.flush_interval()
-            } else {
-                self.forming.due.unwrap_or(now)
+            let wake_at = match self.turn(now) {
+                Next::Wait(at) => at,
+                Next::Again => continue,
+                Next::Done => break,
             };
             match self.control.recv_timeout(wake_at.saturating_duration_since(Instant::now())) {
                 Ok(msg) => self.on_control(msg),
@@ -101,10 +124,75 @@ impl Dispatcher {
         self.jobs = None;
     }
 
+    /// Starts what may start now.
+    fn turn(&mut self, now: Instant) -> Next {
+        let blocked = self.blocked_until(now);
+        let shared = Arc::clone(&self.s);
+        let spool = shared.spool.as_deref();
+        let backlog = !self.stopping && spool.is_some_and(|s| s.backlog() > 0);
+        let failing = spool.is_some() && shared.outage.failing();
+        let mut wake = now + self.s.config.flush_interval();
+        // 1. Oldest first: a spool file before the batch being formed.
+        if let (true, Err(Blocked::Token(at) | Blocked::Pause(at))) = (backlog, blocked) {
+            // The next file goes when the budget (or the pause) allows, not at the next wake.
+            wake = wake.min(at);
+        }
+        if backlog && blocked.is_ok() {
+            if !failing {
+                self.dispatch_file(false);
+                return Next::Again;
+            }
+            let cut = self.probe_cut(now);
+            match shared.outage.probe_due(now, cut) {
+                Ok(()) => {
+                    self.dispatch_file(true);
+                    return Next::Again;
+                }
+                Err(Some(at)) => wake = wake.min(at),
+                Err(None) => {}
+            }
+        }
+        if self.forming.messages.is_empty() {
+            return if self.stopping { Next::Done } else { Next::Wait(wake) };
+        }
+        // 2. The batch being formed.
+        let must = self.must_leave(now);
+        let may = must || self.forming.messages.len() >= self.s.config.batch_size;
+        let behind = failing || backlog;
+        if may && blocked.is_ok() && !behind {
+            self.dispatch();
+            return Next::Again;
+        }
+        let stuck = behind || matches!(blocked, Err(Blocked::Worker | Blocked::Pause(_)));
+        if must && stuck && spool.is_some_and(|s| s.writable()) && self.spill() {
+            return Next::Again;
+        }
+        if may && blocked.is_ok() {
+            // The spool cannot take it: sent as without a spool.
+            self.dispatch();
+            return Next::Again;
+        }
+        Next::Wait(match (may, blocked) {
+            // Blocked on a worker: a WorkerFree message wakes us; the timer is a backstop.
+            (true, Err(Blocked::Worker)) | (true, Ok(())) => wake,
+            (true, Err(Blocked::Token(at) | Blocked::Pause(at))) => wake.min(at),
+            (false, _) => wake.min(self.forming.due.unwrap_or(now)),
+        })
+    }
+
+    /// With a flush pending during an outage, when its one early probe may go.
+    fn probe_cut(&mut self, now: Instant) -> Option<Instant> {
+        let (deadline, epoch) = self.s.flush.pending(now)?;
+        Some(match self.probe_cut {
+            Some((e, at)) if e == epoch => at,
+            _ => self.probe_cut.insert((epoch, cut_for_deadline(deadline, now))).1,
+        })
+    }
+
     fn on_control(&mut self, msg: Control) {
         match msg {
             Control::Wake => self.s.wake_pending.store(false, Ordering::Release),
-            Control::WorkerFree | Control::Flush => {}
+            Control::WorkerFree | Control::Flush | Control::Backlog => {}
             Control::Stop => self.stopping = true,
         }
     }
@@ -154,27 +242,28 @@ impl Dispatcher {
         }
     }
 
-    /// True when the forming batch may leave now (or must, at its deadline, flush or shutdown).
-    fn must_or_may_leave(&self, now: Instant) -> bool {
+    /// True when the forming batch must leave now: it is full, due, flushed or shutting down, or
+    /// (with a spool) memory is above half its bound.
+    fn must_leave(&self, now: Instant) -> bool {
         let f = &self.forming;
         if f.messages.is_empty() {
             return false;
         }
         f.full
-            || f.messages.len() >= self.s.config.batch_size
             || f.due.is_some_and(|d| now >= d)
             || f.first_seq < self.s.flush.upto.load(Ordering::Acquire)
             || self.stopping
+            || (self.s.spool.is_some() && self.s.occupancy.above_half())
     }
 
-    /// Ok when a request may start now; else when to look again (None: when a worker is free).
-    fn blocked_until(&mut self, now: Instant) -> Result<(), Option<Instant>> {
+    /// Ok when a request may start now; else why not.
+    fn blocked_until(&mut self, now: Instant) -> Result<(), Blocked> {
         if self.s.busy.load(Ordering::Acquire) >= self.s.config.max_in_flight {
-            return Err(None);
+            return Err(Blocked::Worker);
         }
         if self.s.awaiting_token.load(Ordering::Acquire) > 0 {
             // The last batch handed over is still waiting for its token; this one keeps growing.
-            return Err(self.s.budget.peek(now).err().or(Some(now + Duration::from_millis(1))));
+            return Err(Blocked::Token(self.s.budget.peek(now).err().unwrap_or(now + Duration::from_millis(1))));
         }
         if !self.stopping {
             if let Some(until) = self.s.pause.until(now) {
@@ -185,19 +274,19 @@ impl Dispatcher {
                 });
                 match cut {
                     Some(at) if at <= now => {}
-                    Some(at) => return Err(Some(at.min(until))),
-                    None => return Err(Some(until)),
+                    Some(at) => return Err(Blocked::Pause(at.min(until))),
+                    None => return Err(Blocked::Pause(until)),
                 }
             }
         }
-        self.s.budget.peek(now).map_err(Some)
+        self.s.budget.peek(now).map_err(Blocked::Token)
     }
 
     /// Hands the forming batch to a worker, starting one when all are busy.
     fn dispatch(&mut self) {
         let f = &mut self.forming;
         let messages = std::mem::take(&mut f.messages);
-        let job = Job { first_seq: f.first_seq, bytes: f.bytes, messages };
+        let job = Job { first_seq: f.first_seq, bytes: f.bytes, messages, file: None, probe: false };
         let end = job.first_seq + job.messages.len() as u64;
         f.first_seq = end;
         f.bytes = 0;
@@ -205,6 +294,72 @@ impl Dispatcher {
         f.due = None;
         f.full = false;
         self.s.progress.dispatched(job.first_seq, end);
+        self.hand_over(job);
+    }
+
+    /// Hands the oldest spool file to a worker (`probe`: one attempt, during an outage).
+    fn dispatch_file(&mut self, probe: bool) {
+        let Some(claim) = self.s.spool.as_ref().and_then(|s| s.claim_oldest()) else { return };
+        if probe {
+            self.s.outage.probe_started();
+        }
+        self.s.draining.fetch_add(1, Ordering::AcqRel);
+        self.hand_over(Job { messages: Vec::new(), first_seq: 0, bytes: 0, file: Some(claim), probe });
+    }
+
+    /// Writes the forming batch to the spool instead of keeping it in memory. False (the batch
+    /// unchanged) when the spool cannot take it.
+    fn spill(&mut self) -> bool {
+        let Some(spool) = self.s.spool.clone() else { return false };
+        let f = &mut self.forming;
+        self.spill_buffer.clear();
+        for (i, m) in f.messages.iter().enumerate() {
+            if i > 0 {
+                self.spill_buffer.push(b',');
+            }
+            m.write_to(&self.s.config, &mut self.spill_buffer);
+        }
+        let n = f.messages.len();
+        let written = spool.write(&self.spill_buffer, n as u32, Some(f.first_seq), false);
+        resolve_dropped(&self.s, &written.dropped_own);
+        if written.key.is_none() {
+            return false;
+        }
+        let (first, end) = (f.first_seq, f.first_seq + n as u64);
+        self.s.progress.spilled(first, end);
+        self.s.occupancy.release(n as u64, f.bytes);
+        spool.counters.spooled.fetch_add(n as u64, Ordering::Relaxed);
+        for m in f.messages.drain(..) {
+            if let Some(buffer) = m.into_buffer() {
+                let _ = self.s.spare_tx.try_send(buffer);
+            }
+        }
+        f.first_seq = end;
+        f.bytes = 0;
+        f.joined_len = 0;
+        f.due = None;
+        f.full = false;
+        true
+    }
+
+    /// At shutdown: everything still in memory goes to the spool. False when the spool cannot
+    /// take it (what is left is then sent once, as without a spool).
+    fn spill_all(&mut self) -> bool {
+        if !self.s.spool.as_ref().is_some_and(|s| s.writable()) {
+            return false;
+        }
+        loop {
+            self.fill();
+            if self.forming.messages.is_empty() {
+                return true;
+            }
+            if !self.spill() {
+                return false;
+            }
+        }
+    }
+
+    fn hand_over(&mut self, job: Job) {
         self.s.awaiting_token.fetch_add(1, Ordering::AcqRel);
         let busy = self.s.busy.fetch_add(1, Ordering::AcqRel) + 1;
         if busy > self.workers {

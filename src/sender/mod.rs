@@ -8,8 +8,10 @@
 //! - `worker`: serializing, sending, retrying, splitting refused batches.
 //! - `pacing`: the request budget and the shared pause.
 //! - `progress`: which messages are resolved, for flush.
+//! - `outage`: with a spool, whether the receiver is failing (probes instead of retries).
 
 mod dispatcher;
+mod outage;
 mod pacing;
 mod progress;
 mod queue;
@@ -26,6 +28,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TrySendError};
 use crate::config::{Config, LogLevel, MAX_MESSAGE_BYTES};
 use crate::event::format_timestamp;
 use crate::log::Logger;
+use crate::spool::Spool;
 use crate::stats::{bump, Stats};
 use crate::transport::Transport;
 
@@ -36,6 +39,8 @@ pub enum Control {
     WorkerFree,
     /// A flush started: send what is queued now.
     Flush,
+    /// Files appeared in the spool (found at start, adopted).
+    Backlog,
     /// Send what is left (one attempt each) and exit.
     Stop,
 }
@@ -143,6 +148,19 @@ struct Shared {
     /// Run by the dispatcher on every wake (at least every `flush_interval_ms`): work due without
     /// a caller, such as releasing held decisions whose timeout passed (`Exposures::release_expired`).
     wake_hook: std::sync::OnceLock<WakeHook>,
+    /// The disk spool, when configured (docs/design.md §5.1).
+    spool: Option<Arc<Spool>>,
+    outage: outage::Outage,
+    /// Spool files being sent by workers.
+    draining: AtomicUsize,
+}
+
+/// Own batches whose spool files were dropped to respect the bounds: they are resolved (counted
+/// in `spool_dropped`), so a flush does not wait for them.
+fn resolve_dropped(s: &Shared, dropped_own: &[u64]) {
+    for &seq in dropped_own {
+        s.progress.resolved(seq);
+    }
 }
 
 type WakeHook = Box<dyn Fn() + Send + Sync>;
@@ -155,6 +173,30 @@ pub struct Pipeline {
     tx: Sender<Queued>,
     rx_len: Receiver<Queued>,
     exited: Arc<(Mutex<bool>, Condvar)>,
+    /// The spool's housekeeping thread has returned.
+    housekeeping_done: Option<Arc<(Mutex<bool>, Condvar)>>,
+}
+
+/// Waits until `flag` is set or `deadline`; false at the deadline.
+fn wait_flag(flag: &(Mutex<bool>, Condvar), deadline: Instant) -> bool {
+    let (lock, cv) = flag;
+    let mut done = lock.lock().unwrap_or_else(|p| p.into_inner());
+    while !*done {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        done = match cv.wait_timeout(done, deadline - now) {
+            Ok((g, _)) => g,
+            Err(p) => p.into_inner().0,
+        };
+    }
+    true
+}
+
+fn set_flag(flag: &(Mutex<bool>, Condvar)) {
+    *flag.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    flag.1.notify_all();
 }
 
 impl Pipeline {
@@ -164,6 +206,8 @@ impl Pipeline {
         let (tx, rx) = unbounded::<Queued>();
         let (control, control_rx) = unbounded::<Control>();
         let (spare_tx, spare_rx) = bounded::<Vec<u8>>(SPARE_BUFFERS);
+        // Opened on the calling thread (a lock and perhaps a mkdir); scanned in the background.
+        let spool = config.spool.as_ref().map(|c| Arc::new(Spool::open(c, &logger)));
         let s = Arc::new(Shared {
             occupancy: queue::Occupancy::new(config.max_queue_events, config.max_queue_bytes),
             budget: pacing::Budget::new(config.max_requests_per_second),
@@ -185,6 +229,9 @@ impl Pipeline {
             spare_rx,
             control,
             wake_hook: std::sync::OnceLock::new(),
+            spool,
+            outage: outage::Outage::default(),
+            draining: AtomicUsize::new(0),
         });
         let exited = Arc::new((Mutex::new(false), Condvar::new()));
         let (shared, done, rx_len) = (Arc::clone(&s), Arc::clone(&exited), rx.clone());
@@ -201,7 +248,59 @@ impl Pipeline {
                 done.1.notify_all();
             })
             .map_err(|e| format!("cannot start the sender thread: {e}"))?;
-        Ok(Pipeline { s, tx, rx_len, exited })
+        let housekeeping_done = match &s.spool {
+            Some(spool) => {
+                let (spool, done, wake) = (Arc::clone(spool), Arc::new((Mutex::new(false), Condvar::new())), s.control.clone());
+                let finished = Arc::clone(&done);
+                std::thread::Builder::new()
+                    .name("flagwire-spool".into())
+                    .spawn(move || {
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            spool.housekeeping(|| {
+                                let _ = wake.send(Control::Backlog);
+                            })
+                        }));
+                        set_flag(&finished);
+                    })
+                    .map_err(|e| format!("cannot start the spool thread: {e}"))?;
+                Some(done)
+            }
+            None => None,
+        };
+        Ok(Pipeline { s, tx, rx_len, exited, housekeeping_done })
+    }
+
+    /// The spool's state, for the host's logger once it is set (init's lines went to stderr).
+    pub fn spool_status(&self) -> Option<(LogLevel, String)> {
+        self.s.spool.as_ref().map(|s| s.status_line())
+    }
+
+    /// The spool's counters for stats (docs/design.md §6); zeros without a spool.
+    pub fn spool_stats(&self) -> serde_json::Map<String, serde_json::Value> {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (files, bytes, safe, counters) = match &self.s.spool {
+            Some(sp) => {
+                let (files, bytes) = sp.size();
+                (files as u64, bytes, self.s.progress.safe_below(), Some(&sp.counters))
+            }
+            None => (0, 0, 0, None),
+        };
+        let c = |f: fn(&crate::spool::Counters) -> &AtomicU64| counters.map_or(0, |c| g(f(c)));
+        let json = serde_json::json!({
+            "spooled": c(|c| &c.spooled),
+            "unspooled": c(|c| &c.unspooled),
+            "spool_recovered": c(|c| &c.recovered),
+            "spool_dropped": c(|c| &c.dropped),
+            "spool_corrupt_files": c(|c| &c.corrupt_files),
+            "spool_unwritable": c(|c| &c.unwritable),
+            "spool_files": files,
+            "spool_bytes": bytes,
+            "spool_safe": safe,
+        });
+        match json {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        }
     }
 
     /// Sets the wake hook (once; later calls are ignored).
@@ -249,16 +348,22 @@ impl Pipeline {
         }
     }
 
-    /// Events accepted and not yet delivered or failed.
+    /// Events accepted (or recovered from the spool) and not yet delivered, failed or dropped
+    /// from the spool: in memory or on disk.
     pub fn queue_depth(&self) -> u64 {
         let st = &self.s.stats;
-        let done = st.delivered.load(Ordering::Relaxed) + st.failed.load(Ordering::Relaxed);
-        st.enqueued.load(Ordering::Relaxed).saturating_sub(done)
+        let mut done = st.delivered.load(Ordering::Relaxed) + st.failed.load(Ordering::Relaxed);
+        let mut held = st.enqueued.load(Ordering::Relaxed);
+        if let Some(sp) = &self.s.spool {
+            held += sp.counters.recovered.load(Ordering::Relaxed);
+            done += sp.counters.dropped.load(Ordering::Relaxed);
+        }
+        held.saturating_sub(done)
     }
 
-    /// Requests being sent or waiting to be retried right now.
+    /// Requests being sent or waiting to be retried right now (spool files included).
     pub fn in_flight(&self) -> usize {
-        self.s.progress.in_flight()
+        self.s.progress.in_flight() + self.s.draining.load(Ordering::Acquire)
     }
 
     /// Waits until every message enqueued before the call is delivered or failed.
@@ -280,30 +385,43 @@ impl Pipeline {
 
     /// Asks the dispatcher to send what is left (one attempt each) and exit, and waits until
     /// `deadline` for it and the workers; requests still hanging then are left to finish on their
-    /// own (their threads hold their own reference to the shared state).
+    /// own (their threads hold their own reference to the shared state). With a spool, what is
+    /// left goes to the spool instead, and only the writes are waited for.
     pub fn stop(&self, deadline: Instant) -> bool {
         self.s.stopping.store(true, Ordering::Release);
         self.s.signal.notify();
         let _ = self.s.control.send(Control::Stop);
-        let (lock, cv) = &*self.exited;
-        let mut exited = lock.lock().unwrap_or_else(|p| p.into_inner());
-        while !*exited {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            exited = match cv.wait_timeout(exited, deadline - now) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
+        if !wait_flag(&self.exited, deadline) {
+            return false;
         }
-        drop(exited);
-        let resolved = self.s.progress.wait_idle(deadline);
+        let done = match &self.s.spool {
+            Some(spool) => {
+                let written = self.s.progress.wait_safe(deadline);
+                spool.stop();
+                let synced = self.housekeeping_done.as_deref().is_none_or(|h| wait_flag(h, deadline));
+                // A worker books its batch (flush returns) just before it counts itself free.
+                while self.s.busy.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let idle = self.s.busy.load(Ordering::Acquire) == 0;
+                if idle {
+                    spool.close();
+                }
+                written & synced & idle
+            }
+            None => self.s.progress.wait_idle(deadline),
+        };
         let left = self.queue_depth();
         if left > 0 {
-            self.s.logger.log(LogLevel::Warn, || format!("shutdown: {left} events were not delivered before the deadline"));
+            match &self.s.spool {
+                Some(spool) => {
+                    let (files, _) = spool.size();
+                    self.s.logger.log(LogLevel::Warn, || format!("shutdown: {left} events not delivered are left in the spool ({files} files) for the next process"))
+                }
+                None => self.s.logger.log(LogLevel::Warn, || format!("shutdown: {left} events were not delivered before the deadline")),
+            }
         }
-        resolved
+        done
     }
 }
 

@@ -103,6 +103,14 @@ impl Occupancy {
         self.state.fetch_sub((events << BYTES_BITS) | bytes, Ordering::Relaxed);
     }
 
+    /// Above half of either bound: with a spool, the batch being formed goes to disk rather
+    /// than wait in memory (docs/design.md §5.1), so QUEUE_FULL comes only when the disk cannot
+    /// keep up.
+    pub fn above_half(&self) -> bool {
+        let state = self.state.load(Ordering::Relaxed);
+        (state >> BYTES_BITS) * 2 > self.max_events || (state & BYTES_MASK) * 2 > self.max_bytes
+    }
+
     #[cfg(test)]
     fn bytes(&self) -> u64 {
         self.state.load(Ordering::Relaxed) & BYTES_MASK

@@ -220,6 +220,17 @@ type Stats struct {
 	ExposuresByVariation   []ExposureCount `json:"exposures_by_variation"`   // per (flag, rule, variation)
 	ExposureCountsOverflow uint64          `json:"exposure_counts_overflow"` // exposures past max_exposure_counters
 
+	// Disk spool (docs/design.md §5.1, §6); zero without one.
+	Spooled           uint64 `json:"spooled"`             // events put on disk: could not be sent when due
+	Unspooled         uint64 `json:"unspooled"`           // events delivered from a file read back
+	SpoolRecovered    uint64 `json:"spool_recovered"`     // events found in files of an earlier or gone process
+	SpoolDropped      uint64 `json:"spool_dropped"`       // events in the oldest files, removed for the bound
+	SpoolCorruptFiles uint64 `json:"spool_corrupt_files"` // torn or corrupt files skipped and removed
+	SpoolUnwritable   uint64 `json:"spool_unwritable"`    // events whose batch could not be written
+	SpoolFiles        uint64 `json:"spool_files"`         // files held now
+	SpoolBytes        uint64 `json:"spool_bytes"`         // their size on disk (4 KiB blocks)
+	SpoolSafe         uint64 `json:"spool_safe"`          // events (queue order) written, delivered or failed
+
 	// Go side.
 	HandlerErrors  uint64 `json:"handler_errors"`  // decision handler calls that returned an error
 	HandlerPanics  uint64 `json:"handler_panics"`  // panics recovered in the handler (never reach the SDK)

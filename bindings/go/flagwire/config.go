@@ -78,6 +78,9 @@ type Config struct {
 	// Profile configures the Segment Profile API (docs/design.md §7), used by ProfileAttributes and
 	// ProfileUserID. nil: no Profile API (those return ErrInvalidConfig).
 	Profile *ProfileConfig `json:"profile,omitempty"`
+	// Spool keeps batches in files under a directory so a crash, a deploy or a long outage loses
+	// nothing that was written (docs/design.md §5.1). nil: memory only.
+	Spool *SpoolConfig `json:"spool,omitempty"`
 
 	// Logger receives the library's log lines (docs/design.md §2.4) at the slog level of their
 	// severity, with the attribute component=flagwire; the logger's own level filters them
@@ -130,6 +133,21 @@ type ProfileConfig struct {
 	CacheMaxEntries int `json:"cache_max_entries,omitempty"`
 	// TimeoutMS: the longest a lookup waits for the API. Default 300.
 	TimeoutMS int `json:"timeout_ms,omitempty"`
+}
+
+// SpoolConfig is the "spool" object of the config (docs/design.md §5.1). Zero values mean the
+// library's defaults.
+type SpoolConfig struct {
+	// Dir: the spool directory (created if missing). Required. Processes and forked children
+	// sharing it each get a subdirectory; the directory's owner sends what gone ones left.
+	Dir string `json:"dir"`
+	// MaxBytes bounds the disk used (whole 4 KiB blocks per file). Default 1 GiB.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+	// Sync: "interval" (default), "always" or "never": when written files are forced to the
+	// disk. A process crash loses nothing written whatever this says; it matters for power loss.
+	Sync string `json:"sync,omitempty"`
+	// SyncIntervalMS: with Sync "interval", how often. Default 1000.
+	SyncIntervalMS int `json:"sync_interval_ms,omitempty"`
 }
 
 // Bool returns a pointer to v, for the *bool options of Config.
