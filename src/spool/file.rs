@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::Xxh3;
 
-pub const PREFIX: &[u8] = b"{\"batch\":[";
-pub const SUFFIX: &[u8] = b"]}";
-pub const TMP_PREFIX: &str = ".tmp-";
+pub(crate) const PREFIX: &[u8] = b"{\"batch\":[";
+pub(crate) const SUFFIX: &[u8] = b"]}";
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
 
 /// Orders files oldest first: creation time, then the writer and its sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -15,7 +15,7 @@ use super::{Held, Role, Spool, State, SyncPolicy};
 use crate::config::LogLevel;
 
 /// How often directories are looked at for orphans and for a free root.
-pub const SCAN_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const SCAN_EVERY: Duration = Duration::from_secs(2);
 
 impl Spool {
     /// Runs until `stop`; `on_backlog` wakes the sender when files appear that it can send.

@@ -8,7 +8,7 @@ use super::file::Key;
 
 /// Most files kept at once (about 10 MB of index); beyond it the oldest are dropped, as for the
 /// byte bound. 100,000 files hold 100,000 batches: days of a trickle at one batch a second.
-pub const MAX_FILES: usize = 100_000;
+pub(crate) const MAX_FILES: usize = 100_000;
 
 /// Space a file takes on disk, in whole 4 KiB blocks: a one-event file still costs a block, and
 /// the bound is about the disk.

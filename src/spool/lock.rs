@@ -14,12 +14,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-pub const LOCK_NAME: &str = "LOCK";
+pub(crate) const LOCK_NAME: &str = "LOCK";
 /// Subdirectories taken by a process that found the directory owned (a forked child, a second
 /// process): `proc-<pid>-<random>`, created as `.new-…` and renamed once locked, so an owner
 /// scanning for orphans never sees one before it is locked.
-pub const SUBDIR_PREFIX: &str = "proc-";
-pub const NEW_SUBDIR_PREFIX: &str = ".new-";
+pub(crate) const SUBDIR_PREFIX: &str = "proc-";
+pub(crate) const NEW_SUBDIR_PREFIX: &str = ".new-";
 
 /// Lock descriptors of this process, for the atfork child handler (a fixed table: the handler
 /// must not allocate or take locks). A lock that finds no free slot still works; a forked child
