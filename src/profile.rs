@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::{ArcSwap, Guard};
 use base64::Engine as _;
 use lru::LruCache;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -104,8 +105,8 @@ pub struct ProfileClient {
     client_config: Config,
     base_url: String,
     authorization: String,
-    /// Raw `Box<State>` of this process; replaced (and the parent's leaked) in a forked child.
-    state: AtomicPtr<State>,
+    /// This process's state; replaced (and the parent's leaked) in a forked child.
+    state: ArcSwap<State>,
 }
 
 /// Everything a lookup touches that must not be shared between processes.
@@ -163,19 +164,17 @@ impl ProfileClient {
                 &format!("v1/spaces/{}/collections/users/profiles/", utf8_percent_encode(&config.space_id, VALUE_ENCODE)),
             ),
             authorization: format!("Basic {token}"),
-            state: AtomicPtr::new(Box::into_raw(Box::new(state))),
+            state: ArcSwap::from_pointee(state),
             config: config.clone(),
             client_config: client.clone(),
         })
     }
 
     /// This process's state; in a forked child the first call builds a fresh one.
-    fn state(&self) -> Result<&State, String> {
-        let current = self.state.load(Ordering::Acquire);
-        // Safety: states are freed only by `drop`, which has `&mut self`.
-        let state = unsafe { &*current };
-        if state.generation == fork::generation() {
-            return Ok(state);
+    fn state(&self) -> Result<Arc<State>, String> {
+        let current = self.state.load_full();
+        if current.generation == fork::generation() {
+            return Ok(current);
         }
         self.after_fork(current)
     }
@@ -191,35 +190,31 @@ impl ProfileClient {
     /// a thread was changing it, so the child starts empty instead. The in-flight table always
     /// starts empty (those requests finish in the parent only); the 429 pause is kept.
     #[cold]
-    fn after_fork(&self, parent: *mut State) -> Result<&State, String> {
-        let old = unsafe { &*parent };
+    fn after_fork(&self, parent: Arc<State>) -> Result<Arc<State>, String> {
         let fresh = State::new(&self.config, &self.client_config, fork::generation())?;
-        if let Ok(paused) = old.paused_until.try_lock() {
+        if let Ok(paused) = parent.paused_until.try_lock() {
             *lock(&fresh.paused_until) = *paused;
         }
-        fresh.consecutive_429.store(old.consecutive_429.load(Ordering::Relaxed), Ordering::Relaxed);
-        let fresh = Box::into_raw(Box::new(fresh));
-        match self.state.compare_exchange(parent, fresh, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                let fresh = unsafe { &*fresh };
-                // Only the thread that installed the state touches the parent's cache.
-                if let Ok(mut inherited) = old.cache.try_lock() {
-                    let mut cache = lock(&fresh.cache);
-                    let mut taken = std::mem::replace(&mut *inherited, LruCache::sparse(NonZeroUsize::MIN));
-                    // Answers this process already fetched are newer than the parent's.
-                    for (key, entry) in cache.iter().rev() {
-                        taken.put(key.clone(), entry.clone());
-                    }
-                    *cache = taken;
-                }
-                Ok(fresh)
-            }
-            Err(winner) => {
-                // Another thread of this process installed its state first; ours was never used.
-                drop(unsafe { Box::from_raw(fresh) });
-                Ok(unsafe { &*winner })
-            }
+        fresh.consecutive_429.store(parent.consecutive_429.load(Ordering::Relaxed), Ordering::Relaxed);
+        let fresh = Arc::new(fresh);
+        let previous = self.state.compare_and_swap(&parent, Arc::clone(&fresh));
+        if !Arc::ptr_eq(&previous, &parent) {
+            // Another thread of this process installed its state first; ours was never used.
+            return Ok(Guard::into_inner(previous));
         }
+        // The parent's state stays alive for ever in this process: one reference is leaked.
+        std::mem::forget(Arc::clone(&parent));
+        // Only the thread that installed the state touches the parent's cache.
+        if let Ok(mut inherited) = parent.cache.try_lock() {
+            let mut cache = lock(&fresh.cache);
+            let mut taken = std::mem::replace(&mut *inherited, LruCache::sparse(NonZeroUsize::MIN));
+            // Answers this process already fetched are newer than the parent's.
+            for (key, entry) in cache.iter().rev() {
+                taken.put(key.clone(), entry.clone());
+            }
+            *cache = taken;
+        }
+        Ok(fresh)
     }
 
     /// Traits (scalar values only, filtered by `traits` when set) as a JSON object, plus
@@ -272,7 +267,7 @@ impl ProfileClient {
             }
         };
         let result = if leader {
-            let result = self.fetch(state, kind, &path_id, deadline);
+            let result = self.fetch(&state, kind, &path_id, deadline);
             if let Ok(entry) = &result {
                 lock(&state.cache).put(key.clone(), entry.clone());
             }
@@ -374,11 +369,11 @@ impl ProfileClient {
 
 impl Drop for ProfileClient {
     fn drop(&mut self) {
-        let state = *self.state.get_mut();
-        // Safety: the pointer came from `Box::into_raw`. A state inherited from the parent (never
-        // replaced here) is leaked, as in `after_fork`: its locks and cache may be mid-change.
-        if unsafe { &*state }.generation == fork::generation() {
-            drop(unsafe { Box::from_raw(state) });
+        // A state inherited from the parent (never replaced here) is leaked, as in `after_fork`:
+        // its locks and cache may be mid-change.
+        let state = self.state.load_full();
+        if state.generation != fork::generation() {
+            std::mem::forget(state);
         }
     }
 }
