@@ -1,6 +1,7 @@
 #![allow(deprecated)] // the ABI 1 fast path is measured beside ABI 2 for comparison
 //! `cargo bench --bench core`: the caller-thread cost of the hot path and the sender's delivered
-//! throughput to the local collector with gzip at 0 and 50 ms per request (docs/design.md §9 goals:
+//! throughput to the local collector with gzip at 0 and 50 ms per request, and gzip's own cost per
+//! batch (docs/design.md §9 goals:
 //! ≤ 300 ns per decision, ≤ 2 µs per whole notification).
 //!
 //! Caller cost is measured with a collector that accepts everything and a queue large enough that
@@ -121,6 +122,36 @@ fn throughput(cr: &mut Criterion) {
     g.finish();
 }
 
+/// gzip of one full default batch (250 events as the collector received them, re-serialized), at
+/// the level the sender uses: what the sender's compression costs per event.
+fn gzip(cr: &mut Criterion) {
+    use std::io::Write;
+    let col = Collector::start(CollectorOptions::default()).unwrap();
+    let c = client(&col.url(), json!({}));
+    let mut rec = Vec::with_capacity(256);
+    for i in 0..250 {
+        let user = format!("user-{i}");
+        let mut r = Record::new(&user, "checkout_flow", Some("checkout_ab"), Some("treatment"));
+        r.dispatched = 1;
+        r.attributes_json = Some(r#"{"plan":"premium","country":"DE"}"#);
+        rec.clear();
+        r.encode_into(&mut rec);
+        assert_eq!(unsafe { flagwire_on_decision_record(c, rec.as_ptr(), rec.len(), ptr::null_mut()) }, FlagwireStatus::Ok);
+    }
+    assert_eq!(unsafe { flagwire_shutdown(c, 10_000) }, FlagwireStatus::Ok);
+    let body = json!({"batch": col.messages(), "sentAt": "2026-12-01T00:00:00.000Z"}).to_string();
+    let compress = || {
+        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), flate2::Compression::fast());
+        enc.write_all(body.as_bytes()).unwrap();
+        enc.finish().unwrap()
+    };
+    eprintln!("gzip: a 250-event batch of {} bytes -> {} bytes", body.len(), compress().len());
+    let mut g = cr.benchmark_group("gzip");
+    g.throughput(Throughput::Elements(250));
+    g.bench_function("batch_250_level_fast", |b| b.iter(compress));
+    g.finish();
+}
+
 /// Profile API: a cached lookup's cost, and a miss's added latency (one HTTP round trip to the
 /// local collector's fixture profiles).
 fn profile(cr: &mut Criterion) {
@@ -157,5 +188,5 @@ fn profile(cr: &mut Criterion) {
     let _ = unsafe { flagwire_shutdown(c, 1000) };
 }
 
-criterion_group!(benches, caller_cost, throughput, profile);
+criterion_group!(benches, caller_cost, throughput, gzip, profile);
 criterion_main!(benches);

@@ -15,6 +15,9 @@ use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+/// Keys per object checked by a linear scan before a set takes over.
+const LINEAR_KEYS: usize = 16;
+
 /// Ok when `text` is one JSON value without out-of-range numbers, lone surrogates or duplicate
 /// keys; Err names the first problem and where it is.
 pub fn check(text: &[u8]) -> Result<(), String> {
@@ -84,12 +87,21 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
-        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        // Segment's objects have a handful of keys: a linear scan beats hashing every key (this
+        // check was the collector's largest cost under load); large objects switch to a set.
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            if seen.contains(&k) {
+            let repeated = if many.is_empty() { few.contains(&k) } else { many.contains(&k) };
+            if repeated {
                 return Err(de::Error::custom(format_args!("duplicate key {k:?}")));
             }
-            seen.insert(k);
+            if many.is_empty() && few.len() < LINEAR_KEYS {
+                few.push(k);
+            } else {
+                many.extend(few.drain(..));
+                many.insert(k);
+            }
             map.next_value::<Strict>()?;
         }
         Ok(Strict)
@@ -120,7 +132,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, LINEAR_KEYS};
 
     #[test]
     fn accepts_ordinary_json() {
@@ -149,6 +161,20 @@ mod tests {
         ] {
             let e = check(bad.as_bytes()).expect_err(bad);
             assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_objects_of_any_size() {
+        for n in [1, LINEAR_KEYS - 1, LINEAR_KEYS, LINEAR_KEYS + 1, 3 * LINEAR_KEYS] {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            let distinct = format!("{{{}}}", keys.join(","));
+            assert!(check(distinct.as_bytes()).is_ok(), "{distinct}");
+            for repeat in [0, n / 2, n - 1] {
+                let dup = format!("{{{},\"k{repeat}\":0}}", keys.join(","));
+                let e = check(dup.as_bytes()).expect_err(&dup);
+                assert!(e.contains(&format!("duplicate key \"k{repeat}\"")), "{dup}: {e}");
+            }
         }
     }
 }
