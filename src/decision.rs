@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 /// Which notification family a decision came from; it decides the classification rule.
@@ -65,7 +65,7 @@ pub enum DecodeError {
 struct RawNotification<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
-    #[serde(rename = "userId", alias = "user_id", borrow, default)]
+    #[serde(rename = "userId", alias = "user_id", borrow, default, deserialize_with = "borrowed_text")]
     user_id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     attributes: Option<&'a RawValue>,
@@ -75,29 +75,29 @@ struct RawNotification<'a> {
 
 #[derive(Deserialize, Default)]
 struct RawInfo<'a> {
-    #[serde(rename = "flagKey", alias = "flag_key", borrow, default)]
+    #[serde(rename = "flagKey", alias = "flag_key", borrow, default, deserialize_with = "borrowed_text")]
     flag_key: Option<Cow<'a, str>>,
     #[serde(default)]
     enabled: Option<bool>,
-    #[serde(rename = "variationKey", alias = "variation_key", borrow, default)]
+    #[serde(rename = "variationKey", alias = "variation_key", borrow, default, deserialize_with = "borrowed_text")]
     variation_key: Option<Cow<'a, str>>,
-    #[serde(rename = "ruleKey", alias = "rule_key", borrow, default)]
+    #[serde(rename = "ruleKey", alias = "rule_key", borrow, default, deserialize_with = "borrowed_text")]
     rule_key: Option<Cow<'a, str>>,
-    #[serde(rename = "experimentId", alias = "experiment_id", borrow, default)]
+    #[serde(rename = "experimentId", alias = "experiment_id", borrow, default, deserialize_with = "borrowed_text")]
     experiment_id: Option<Cow<'a, str>>,
-    #[serde(rename = "variationId", alias = "variation_id", borrow, default)]
+    #[serde(rename = "variationId", alias = "variation_id", borrow, default, deserialize_with = "borrowed_text")]
     variation_id: Option<Cow<'a, str>>,
     #[serde(rename = "decisionEventDispatched", alias = "decision_event_dispatched", default)]
     decision_event_dispatched: Option<bool>,
-    #[serde(rename = "featureKey", alias = "feature_key", borrow, default)]
+    #[serde(rename = "featureKey", alias = "feature_key", borrow, default, deserialize_with = "borrowed_text")]
     feature_key: Option<Cow<'a, str>>,
     #[serde(rename = "featureEnabled", alias = "feature_enabled", default)]
     feature_enabled: Option<bool>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed_text")]
     source: Option<Cow<'a, str>>,
     #[serde(rename = "sourceInfo", alias = "source_info", borrow, default)]
     source_info: Option<RawSourceInfo<'a>>,
-    #[serde(rename = "experimentKey", alias = "experiment_key", borrow, default)]
+    #[serde(rename = "experimentKey", alias = "experiment_key", borrow, default, deserialize_with = "borrowed_text")]
     experiment_key: Option<Cow<'a, str>>,
     /// Go nests legacy feature decisions under `decisionInfo["feature"]`.
     #[serde(borrow, default)]
@@ -106,10 +106,18 @@ struct RawInfo<'a> {
 
 #[derive(Deserialize, Default)]
 struct RawSourceInfo<'a> {
-    #[serde(rename = "experimentKey", alias = "experiment_key", borrow, default)]
+    #[serde(rename = "experimentKey", alias = "experiment_key", borrow, default, deserialize_with = "borrowed_text")]
     experiment_key: Option<Cow<'a, str>>,
-    #[serde(rename = "variationKey", alias = "variation_key", borrow, default)]
+    #[serde(rename = "variationKey", alias = "variation_key", borrow, default, deserialize_with = "borrowed_text")]
     variation_key: Option<Cow<'a, str>>,
+}
+
+/// An optional string borrowed from the input unless it has escapes. serde's `borrow` reaches
+/// only a bare `Cow` field; through an `Option` it silently copies every string.
+fn borrowed_text<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
 }
 
 fn non_empty<'a>(s: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
@@ -211,6 +219,23 @@ pub fn parse_notification(json: &str) -> Result<Decision<'_>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module's promise (strings borrowed from the input unless escaped): serde's `borrow`
+    /// does not reach through `Option<Cow>`, which silently allocated every key.
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let go = r#"{"type":"feature","userId":"u1","decisionInfo":{"feature":{"featureKey":"f","featureEnabled":true,"source":"feature-test","sourceInfo":{"experimentKey":"e","variationKey":"v"}}}}"#;
+        let java = r#"{"type":"flag","userId":"u1","decisionInfo":{"flagKey":"f","ruleKey":"r","variationKey":"v","experimentId":"1","variationId":"2","enabled":true}}"#;
+        for json in [go, java] {
+            let d = parse_notification(json).unwrap();
+            let fields = [Some(&d.user_id), d.flag_key.as_ref(), d.rule_key.as_ref(), d.variation_key.as_ref()];
+            for f in fields.into_iter().flatten() {
+                assert!(matches!(f, Cow::Borrowed(_)), "{json}: {f:?} was copied");
+            }
+        }
+        let escaped = parse_notification(r#"{"type":"flag","userId":"u\u00e9","decisionInfo":{"flagKey":"f"}}"#).unwrap();
+        assert_eq!(escaped.user_id, "u\u{e9}");
+    }
 
     #[test]
     fn flag_camel_and_snake() {
