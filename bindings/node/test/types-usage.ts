@@ -10,6 +10,13 @@ async function main(datafile: string): Promise<void> {
     flushIntervalMs: 500,
     logLevel: 'debug',
     profile: { spaceId: 'spa', accessToken: 'tok', timeoutMs: 300 },
+    maxInFlight: 8,
+    maxRequestsPerSecond: 100,
+    includeHoldouts: false,
+    holdMaxEvents: 0,
+    maxExposureCounters: 100,
+    dedupe: { windowMs: 3_600_000, maxEntries: 10_000, deriveMessageIds: true },
+    spool: { dir: '/var/lib/app/flagwire', maxBytes: 1 << 30, sync: 'always', syncIntervalMs: 1000 },
     onLog: (level, message) => console.log(level.toUpperCase(), message),
   });
   const attachment = flagwire.attach(optimizely);
@@ -19,7 +26,8 @@ async function main(datafile: string): Promise<void> {
   const queued: boolean = flagwire.enqueue({ type: 'track', userId: 'u1', event: 'Order Completed' });
   const delivered: boolean = await flagwire.flush(2000);
   const stats: Stats = flagwire.stats();
-  const n: number = stats.dropped_queue_full + stats.listener_errors;
+  const n: number = stats.dropped_queue_full + stats.listener_errors + stats.deduplicated + stats.spool_safe;
+  const treatment: number = stats.exposures_by_variation.find((c) => c.variation_key === 'treatment')?.exposures ?? 0;
   attachment.detach();
   try {
     flagwire.setDatafile(datafile);
@@ -27,6 +35,6 @@ async function main(datafile: string): Promise<void> {
     if (e instanceof FlagwireError && e.status === STATUS.INVALID_JSON) console.log(e.code);
   }
   const closed: boolean = await flagwire.close();
-  console.log(version, outcome, queued, delivered, n, closed);
+  console.log(version, outcome, queued, delivered, n, treatment, closed);
 }
 void main;
