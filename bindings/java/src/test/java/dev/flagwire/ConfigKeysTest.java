@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -94,6 +95,11 @@ class ConfigKeysTest extends CollectorTests {
                 + "\"hold_max_events\":10,\"hold_max_bytes\":4096,\"hold_timeout_ms\":2000,\"max_exposure_counters\":5,"
                 + "\"dedupe\":{\"window_ms\":3600000,\"max_entries\":100,\"derive_message_ids\":false},"
                 + "\"spool\":{\"dir\":\"/d\",\"max_bytes\":1073741824,\"sync\":\"never\",\"sync_interval_ms\":500}}", cfg.toJson());
+        // The sync policies as docs/design.md §3 spells them (only a power loss could tell them apart).
+        for (SpoolConfig.Sync sync : SpoolConfig.Sync.values()) {
+            assertEquals(Map.of("dir", "/d", "sync", sync.name().toLowerCase(Locale.ROOT)),
+                    SpoolConfig.builder("/d").sync(sync).build().options());
+        }
     }
 
     // ---- classification keys take effect --------------------------------------------------------
