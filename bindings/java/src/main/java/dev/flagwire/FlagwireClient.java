@@ -250,8 +250,16 @@ public final class FlagwireClient implements AutoCloseable {
      * @throws FlagwireException {@link FlagwireStatus#CLOSED} after {@link #close()}
      */
     public FlagwireStats stats() {
+        return FlagwireStats.fromMap(statsCounters());
+    }
+
+    /**
+     * Every top-level counter of the native stats by its JSON name, including those
+     * {@link FlagwireStats} does not carry yet (deduplicated, held, spool_*, ...); for the tests.
+     */
+    Map<String, Long> statsCounters() {
         batcher.drain();
-        return FlagwireStats.fromMap(Json.readFlatLongs(handle.callForValue(NativeHandle.STATS, null, 0, NativeHandle.ACCEPT_OK)));
+        return Json.readFlatLongs(handle.callForValue(NativeHandle.STATS, null, 0, NativeHandle.ACCEPT_OK));
     }
 
     // ---- Segment Profile API (docs/design.md §7) -------------------------------------------

@@ -160,6 +160,23 @@ public final class FlagwireConfig {
             return set("max_queue_bytes", bytes);
         }
 
+        /**
+         * Requests in flight at once, over reused keep-alive connections ({@code max_in_flight}).
+         * Default 40; 1..64. docs/design.md §3, §5.
+         */
+        public Builder maxInFlight(int requests) {
+            return set("max_in_flight", requests);
+        }
+
+        /**
+         * Request budget: requests started per second, taken right before each request goes out;
+         * under pressure batches grow instead of requests multiplying ({@code max_requests_per_second}).
+         * Default 200; 1..100,000. docs/design.md §3, §5.
+         */
+        public Builder maxRequestsPerSecond(int requests) {
+            return set("max_requests_per_second", requests);
+        }
+
         /** Attempts after the first, per batch. Default 10. */
         public Builder maxRetries(int retries) {
             return set("max_retries", retries);
@@ -203,6 +220,64 @@ public final class FlagwireConfig {
         /** Also emit events for delivery (rollout) rules. Default false. */
         public Builder includeRollouts(boolean include) {
             return set("include_rollouts", include);
+        }
+
+        /**
+         * Emit Experiment Viewed for holdout decisions ({@code ruleType: "holdout"}; Optimizely
+         * counts a holdout impression for each) ({@code include_holdouts}). Default true.
+         * docs/design.md §3, §4.
+         */
+        public Builder includeHoldouts(boolean include) {
+            return set("include_holdouts", include);
+        }
+
+        /**
+         * Decisions held while the datafile does not list their rule, at most; 0 = never hold
+         * ({@code hold_max_events}). Default 1,000; 0..100,000. docs/design.md §3, §4 rule 4.
+         */
+        public Builder holdMaxEvents(int events) {
+            return set("hold_max_events", events);
+        }
+
+        /**
+         * Bytes of held decisions, at most ({@code hold_max_bytes}). Default 1 MiB; 0..64 MiB.
+         * docs/design.md §3, §4 rule 4.
+         */
+        public Builder holdMaxBytes(long bytes) {
+            return set("hold_max_bytes", bytes);
+        }
+
+        /**
+         * A held decision is resolved by the no-datafile rule after this long, checked on each
+         * sender wake ({@code hold_timeout_ms}). Default 5 s; 1 ms..300 s. docs/design.md §3, §4 rule 4.
+         */
+        public Builder holdTimeout(Duration timeout) {
+            return set("hold_timeout_ms", millis(timeout, "holdTimeout"));
+        }
+
+        /**
+         * Distinct (flag, rule, variation) exposure counters kept in stats; exposures of further
+         * triples count in {@code exposure_counts_overflow} ({@code max_exposure_counters}).
+         * Default 10,000; 0..1,000,000. docs/design.md §3, §6.
+         */
+        public Builder maxExposureCounters(int counters) {
+            return set("max_exposure_counters", counters);
+        }
+
+        /**
+         * The opt-in dedupe window (docs/design.md §4.4): repeats of an assignment within the window
+         * are not sent. Default: none (every exposure is sent).
+         */
+        public Builder dedupe(DedupeConfig dedupe) {
+            return set("dedupe", Objects.requireNonNull(dedupe, "dedupe").options());
+        }
+
+        /**
+         * The opt-in disk spool (docs/design.md §5.1): batches go through files in a directory,
+         * so a crash, a deploy or a long outage loses nothing written. Default: none (memory only).
+         */
+        public Builder spool(SpoolConfig spool) {
+            return set("spool", Objects.requireNonNull(spool, "spool").options());
         }
 
         /** Default {@link UserIdField#USER_ID}. */
