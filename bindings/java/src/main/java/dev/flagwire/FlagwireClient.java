@@ -8,6 +8,8 @@ import java.lang.ref.Cleaner;
 import java.lang.ref.WeakReference;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -250,16 +252,49 @@ public final class FlagwireClient implements AutoCloseable {
      * @throws FlagwireException {@link FlagwireStatus#CLOSED} after {@link #close()}
      */
     public FlagwireStats stats() {
-        return FlagwireStats.fromMap(statsCounters());
+        return FlagwireStats.fromMap(counters());
     }
 
     /**
-     * Every top-level counter of the native stats by its JSON name, including those
-     * {@link FlagwireStats} does not carry yet (deduplicated, held, spool_*, ...); for the tests.
+     * Every counter of the native stats (docs/design.md §6) by its JSON name, after handing over
+     * the decisions the listener still holds: those {@link FlagwireStats} carries and the rest
+     * ({@code deduplicated}, {@code held}, {@code holdout_exposures}, {@code spooled},
+     * {@code in_flight}, ...). Counters a newer native library adds appear here without a binding
+     * change, so a service can export all of them to its metrics.
+     *
+     * @throws FlagwireException {@link FlagwireStatus#CLOSED} after {@link #close()}
      */
-    Map<String, Long> statsCounters() {
+    public Map<String, Long> counters() {
         batcher.drain();
         return Json.readFlatLongs(handle.callForValue(NativeHandle.STATS, null, 0, NativeHandle.ACCEPT_OK));
+    }
+
+    /**
+     * Exposures per (flag, rule, variation) since this client was created (docs/design.md §6,
+     * {@code exposures_by_variation}), after handing over the decisions the listener still holds:
+     * the split a sample-ratio-mismatch check needs. Bounded by {@code max_exposure_counters};
+     * exposures beyond it are counted in {@code counters().get("exposure_counts_overflow")}.
+     *
+     * @throws FlagwireException {@link FlagwireStatus#CLOSED} after {@link #close()}
+     */
+    public List<ExposureCount> exposuresByVariation() {
+        batcher.drain();
+        Object rows = Json.readObject(handle.callForValue(NativeHandle.STATS, null, 0, NativeHandle.ACCEPT_OK))
+                .get("exposures_by_variation");
+        List<ExposureCount> out = new ArrayList<>();
+        if (rows instanceof List<?> list) {
+            for (Object row : list) {
+                if (row instanceof Map<?, ?> m) {
+                    out.add(new ExposureCount(text(m.get("flag_key")), text(m.get("rule_key")),
+                            text(m.get("variation_key")), m.get("exposures") instanceof Number n ? n.longValue() : 0L));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String text(Object v) {
+        return v == null ? "" : v.toString();
     }
 
     // ---- Segment Profile API (docs/design.md §7) -------------------------------------------

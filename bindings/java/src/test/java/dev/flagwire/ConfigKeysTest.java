@@ -30,7 +30,7 @@ class ConfigKeysTest extends CollectorTests {
     Path tmp;
 
     private static Map<String, Long> stats(FlagwireClient client) {
-        return client.statsCounters();
+        return client.counters();
     }
 
     // ---- every key reaches the core ------------------------------------------------------------
@@ -166,8 +166,34 @@ class ConfigKeysTest extends CollectorTests {
             assertEquals(FlagwireStatus.OK, client.onFlagDecision("u2", "f2", "r2", "v2", true, true, null));
             assertTrue(client.flush(Duration.ofSeconds(10)));
             assertEquals(2L, stats(client).get("exposure_counts_overflow"));
+            assertEquals(List.of(new ExposureCount("f1", "r1", "v1", 1)), client.exposuresByVariation(),
+                    "only the first triple has a counter");
         }
         assertEquals(3, collector.messages().size(), "the bound is on counters, not on events");
+    }
+
+    @Test
+    void exposuresByVariationCountsWhatWasSentPerVariation() {
+        try (FlagwireClient client = FlagwireClient.create(config().build())) {
+            for (int i = 0; i < 5; i++) {
+                String variation = i < 3 ? "control" : "treatment";
+                assertEquals(FlagwireStatus.OK, client.onFlagDecision("u" + i, "checkout_flow", "checkout_ab", variation, true, true, null));
+            }
+            assertTrue(client.flush(Duration.ofSeconds(10)));
+            Map<String, Long> sent = new java.util.TreeMap<>();
+            for (com.google.gson.JsonObject m : collector.messages()) {
+                sent.merge(m.getAsJsonObject("properties").get("variation_name").getAsString(), 1L, Long::sum);
+            }
+            Map<String, Long> counted = new java.util.TreeMap<>();
+            for (ExposureCount row : client.exposuresByVariation()) {
+                assertEquals("checkout_flow", row.flagKey());
+                assertEquals("checkout_ab", row.ruleKey());
+                counted.put(row.variationKey(), row.exposures());
+            }
+            assertEquals(Map.of("control", 3L, "treatment", 2L), counted);
+            assertEquals(sent, counted, "the library's split is the collector's");
+            assertEquals(5L, client.counters().get("exposures"));
+        }
     }
 
     // ---- dedupe ----------------------------------------------------------------------------------
