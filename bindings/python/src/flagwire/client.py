@@ -205,14 +205,16 @@ class Client:
         )
         return status == _OK
 
-    def stats(self) -> Dict[str, int]:
+    def stats(self) -> Dict[str, Any]:
         """The core's counters since init in this process (docs/design.md §6: decisions,
         exposures, skipped, enqueued, dropped_*, delivered, failed, retries, batches, requests,
-        queue_depth, in_flight, ...), plus this binding's listener_errors and datafile_errors."""
+        queue_depth, in_flight, deduplicated, held, spooled, ...; all ints), plus this binding's
+        listener_errors and datafile_errors, and exposures_by_variation: a list of
+        {flag_key, rule_key, variation_key, exposures} dicts, the split an SRM check needs."""
         text = self._handle.call_string(self._lib.stats, "stats")
         if text is None:
             raise error_for(Status.PANIC, "stats", "the library returned NULL")
-        counters: Dict[str, int] = json.loads(text)
+        counters: Dict[str, Any] = json.loads(text)
         counters["listener_errors"] = self._listener_errors
         counters["datafile_errors"] = self._datafile_errors
         return counters

@@ -224,9 +224,10 @@ module Flagwire
     end
 
     # Counters since init in this process (docs/design.md §6) plus :listener_errors (this binding's).
-    # @return [Hash{Symbol=>Integer}] :decisions, :exposures, :skipped, :enqueued,
+    # @return [Hash{Symbol=>Object}] Integers: :decisions, :exposures, :skipped, :enqueued,
     #   :dropped_queue_full, :dropped_invalid, :dropped_too_large, :delivered, :failed, :retries,
-    #   :batches, :bytes_sent, :queue_depth, :listener_errors
+    #   :batches, :bytes_sent, :queue_depth, :deduplicated, :held, :spooled, ..., :listener_errors;
+    #   and :exposures_by_variation, an Array of {flag_key:, rule_key:, variation_key:, exposures:}
     def stats
       @batcher.drain # the counters then include every decision the listener has seen
       json = nil
