@@ -19,6 +19,7 @@ mod event;
 mod exposures;
 pub mod ffi;
 mod fork;
+mod gzip;
 mod hold;
 mod ids;
 mod log;

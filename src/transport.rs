@@ -2,16 +2,14 @@
 //! gzip bodies, Basic auth, 307/308 redirects followed, and each answer classified for the retry
 //! policy. No retry logic lives here. Safe to use from several sender workers at once.
 
-use std::io::Write;
 use std::sync::RwLock;
 use std::time::Duration;
 
 use base64::Engine as _;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 use crate::config::Config;
 use crate::endpoint;
+use crate::gzip::GzipPool;
 
 /// Hops followed for one request before giving up (Segment's libraries follow a few, too).
 const MAX_REDIRECTS: usize = 5;
@@ -45,7 +43,8 @@ pub struct Transport {
     /// Where batches go; a 308 (permanent) answer moves it for every later request.
     batch_url: RwLock<String>,
     authorization: String,
-    gzip: bool,
+    /// Compressors for request bodies; None when `gzip` is off.
+    gzip: Option<GzipPool>,
     allow_insecure_http: bool,
 }
 
@@ -112,21 +111,23 @@ impl Transport {
             agent,
             batch_url: RwLock::new(endpoint::join(&base, "v1/batch")),
             authorization: format!("Basic {key}"),
-            gzip: config.gzip,
+            gzip: config.gzip.then(GzipPool::default),
             allow_insecure_http: config.allow_insecure_http,
         })
     }
 
-    /// The bytes that go on the wire for one request body (gzip'd when configured). Encoded once
-    /// per attempt, before the request budget is consulted, so the budget times the request itself.
-    pub fn encode(&self, body: &[u8]) -> Vec<u8> {
-        if !self.gzip {
-            return body.to_vec();
+    /// Writes the request body made of `parts` into `wire` as it goes on the wire (gzip'd when
+    /// configured). Encoded once per attempt, before the request budget is consulted, so the budget
+    /// times the request itself. `wire` is the caller's, reused from one request to the next, and
+    /// the parts are compressed where they lie, with pooled compressors (`gzip`).
+    pub fn encode_into(&self, parts: &[&[u8]], wire: &mut Vec<u8>) {
+        match &self.gzip {
+            Some(pool) => pool.encode(parts, wire),
+            None => {
+                wire.clear();
+                parts.iter().for_each(|p| wire.extend_from_slice(p));
+            }
         }
-        let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 8 + 64), Compression::fast());
-        // Writing to a Vec cannot fail.
-        let _ = enc.write_all(body);
-        enc.finish().unwrap_or_default()
     }
 
     /// Sends one encoded request body (`encode` of the full `{"batch":[...]}` JSON), following
@@ -174,7 +175,7 @@ impl Transport {
             .post(url)
             .header("Content-Type", "application/json")
             .header("Authorization", &self.authorization);
-        if self.gzip {
+        if self.gzip.is_some() {
             req = req.header("Content-Encoding", "gzip");
         }
         if retry_count > 0 {

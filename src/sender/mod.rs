@@ -430,15 +430,16 @@ fn envelope_len(write_key_json_len: usize) -> usize {
     "{\"batch\":[".len() + "],\"sentAt\":\"".len() + 24 + "\",\"writeKey\":".len() + write_key_json_len + 1
 }
 
-/// The `/v1/batch` body around already-joined messages; `sentAt` is fresh on every attempt.
-fn envelope(joined: &[u8], write_key_json: &str) -> Vec<u8> {
-    let mut body = Vec::with_capacity(joined.len() + envelope_len(write_key_json.len()));
-    body.extend_from_slice(b"{\"batch\":[");
-    body.extend_from_slice(joined);
-    body.extend_from_slice(b"],\"sentAt\":\"");
-    format_timestamp(SystemTime::now(), &mut body);
-    body.extend_from_slice(b"\",\"writeKey\":");
-    body.extend_from_slice(write_key_json.as_bytes());
-    body.push(b'}');
-    body
+/// What comes before the joined messages in a `/v1/batch` body.
+const ENVELOPE_HEAD: &[u8] = b"{\"batch\":[";
+
+/// What comes after the joined messages in a `/v1/batch` body, into `out`; `sentAt` is fresh on
+/// every attempt.
+fn envelope_tail(write_key_json: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(b"],\"sentAt\":\"");
+    format_timestamp(SystemTime::now(), out);
+    out.extend_from_slice(b"\",\"writeKey\":");
+    out.extend_from_slice(write_key_json.as_bytes());
+    out.push(b'}');
 }

@@ -77,6 +77,9 @@ pub(super) struct Worker {
     file: Option<crate::spool::Claim>,
     /// The batch's first sequence number when its events are this process's own.
     own_seq: Option<u64>,
+    /// The request body as it goes on the wire, and the envelope's tail: reused by every request.
+    wire: Vec<u8>,
+    tail: Vec<u8>,
     probe: bool,
     /// The batch is to be written to the spool before its first attempt goes out.
     write_ahead: bool,
@@ -97,6 +100,8 @@ pub(super) fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
         deferred: Vec::new(),
         file: None,
         own_seq: None,
+        wire: Vec::new(),
+        tail: Vec::new(),
         probe: false,
         write_ahead: false,
         cut_epoch: u64::MAX,
@@ -418,8 +423,11 @@ impl Worker {
             if !early && !self.wait_out_pause() {
                 return Sent::Deferred;
             }
-            let payload = s.transport.encode(&super::envelope(&self.joined_for(set), &s.write_key_json));
+            let mut wire = std::mem::take(&mut self.wire);
+            super::envelope_tail(&s.write_key_json, &mut self.tail);
+            s.transport.encode_into(&[super::ENVELOPE_HEAD, &self.joined_for(set), &self.tail], &mut wire);
             if !self.take_token() {
+                self.wire = wire;
                 return Sent::Deferred;
             }
             self.release_dispatcher();
@@ -428,7 +436,8 @@ impl Worker {
                 self.write_ahead();
             }
             let started = Instant::now();
-            let sent = s.transport.send(&payload, attempt);
+            let sent = s.transport.send(&wire, attempt);
+            self.wire = wire;
             let outcome = sent.outcome;
             s.stats.requests.fetch_add(sent.requests.into(), Ordering::Relaxed);
             s.stats.bytes_sent.fetch_add(sent.bytes_sent as u64, Ordering::Relaxed);
