@@ -62,6 +62,9 @@ struct Tally {
     isolated: u64,
 }
 
+/// Largest request buffer a worker keeps for its next request (gzip'd bodies are ~40 KB).
+const WIRE_KEEP_BYTES: usize = 128 * 1024;
+
 pub(super) struct Worker {
     shared: Arc<Shared>,
     joined: Vec<u8>,
@@ -437,7 +440,9 @@ impl Worker {
             }
             let started = Instant::now();
             let sent = s.transport.send(&wire, attempt);
-            self.wire = wire;
+            if wire.capacity() <= WIRE_KEEP_BYTES {
+                self.wire = wire; // a gzip'd body; an uncompressed one is not worth keeping per worker
+            }
             let outcome = sent.outcome;
             s.stats.requests.fetch_add(sent.requests.into(), Ordering::Relaxed);
             s.stats.bytes_sent.fetch_add(sent.bytes_sent as u64, Ordering::Relaxed);
