@@ -36,11 +36,7 @@ func TestAttachWithCustomNotificationCenter(t *testing.T) {
 	raw := readDatafile(t, "minimal-datafile.json")
 	oc := newOptimizelyOwnCenter(t, raw)
 	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	mustAttach(t, c, oc)
 	want, _ := decideUsers(t, oc, indexDatafile(t, raw), []string{"checkout_flow"}, 0, 300, nil)
 	checkExactly(t, c, want)
 }

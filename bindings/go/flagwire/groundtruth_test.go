@@ -58,11 +58,7 @@ func TestGroundTruthHoldoutsAndRuleTypesAgainstTheGoSDK(t *testing.T) {
 	}
 	t.Cleanup(oc.Close)
 	c := newClient(t, func(cfg *flagwire.Config) { cfg.MaxQueueEvents = 100000 })
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	mustAttach(t, c, oc)
 
 	flags := []string{"checkout_flow", "search_flow", "promo_a", "promo_b", "banner_flow"}
 	flagForced := map[string]bool{}

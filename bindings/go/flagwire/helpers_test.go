@@ -79,12 +79,20 @@ func attached(t testing.TB, file string, mutate func(*flagwire.Config)) (datafil
 	raw := readDatafile(t, file)
 	oc := newOptimizely(t, raw)
 	c := newClient(t, mutate)
+	mustAttach(t, c, oc)
+	return indexDatafile(t, raw), oc, c
+}
+
+// mustAttach attaches c to oc, fails the test on an error, and detaches at test end; it returns
+// the detach function for tests that detach earlier (detaching twice is harmless).
+func mustAttach(t testing.TB, c *flagwire.Client, oc *client.OptimizelyClient) (detach func()) {
+	t.Helper()
 	detach, err := c.Attach(oc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(detach)
-	return indexDatafile(t, raw), oc, c
+	return detach
 }
 
 // handleOne hands n to c at once (HandleDecision), expects an exposure, flushes and returns the

@@ -345,11 +345,7 @@ func TestProfileAccountBucketingWithTheGoSDK(t *testing.T) {
 		fixtureProfile{ExternalIDs: []fixtureID{{"user_id", userB}}, Traits: map[string]any{"plan": "team"},
 			Links: []fixtureID{{"group_id", account}}})
 	fw := newProfileClient(t, func(p *flagwire.ProfileConfig) { p.AccountBucketing = true })
-	detach, err := fw.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	mustAttach(t, fw, oc)
 
 	// 3. Decide with the profile's attributes: same variation for both.
 	ctx := context.Background()

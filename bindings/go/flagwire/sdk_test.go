@@ -153,11 +153,7 @@ func TestDecideProducesExactlyTheExperimentExposures(t *testing.T) {
 			idx := indexDatafile(t, raw)
 			oc := newOptimizely(t, raw)
 			c := newClient(t, func(cfg *flagwire.Config) { cfg.MaxQueueEvents = 50000 })
-			detach, err := c.Attach(oc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer detach()
+			mustAttach(t, c, oc)
 
 			want, rollouts := decideUsers(t, oc, idx, tc.flags, 0, tc.users, nil)
 			if len(want) == 0 || rollouts == 0 {
@@ -197,11 +193,7 @@ func TestDisableDecisionEventIsNotAnExposure(t *testing.T) {
 	t.Run("honored", func(t *testing.T) {
 		resetCollector(t)
 		c := newClient(t, nil)
-		detach, err := c.Attach(oc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer detach()
+		mustAttach(t, c, oc)
 		exps, _ := decideUsers(t, oc, idx, []string{"checkout_flow"}, 0, 300, opts)
 		if len(exps) == 0 {
 			t.Fatal("no experiment decisions")
@@ -215,11 +207,7 @@ func TestDisableDecisionEventIsNotAnExposure(t *testing.T) {
 	t.Run("honor_disable_decision_event=false", func(t *testing.T) {
 		resetCollector(t)
 		c := newClient(t, func(cfg *flagwire.Config) { cfg.HonorDisableDecisionEvent = flagwire.Bool(false) })
-		detach, err := c.Attach(oc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer detach()
+		mustAttach(t, c, oc)
 		exps, _ := decideUsers(t, oc, idx, []string{"checkout_flow"}, 0, 300, opts)
 		checkExactly(t, c, exps)
 	})
@@ -230,11 +218,7 @@ func TestLegacyAPIsGoThroughJSON(t *testing.T) {
 	raw := readDatafile(t, "minimal-datafile.json")
 	oc := newOptimizely(t, raw)
 	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	mustAttach(t, c, oc)
 
 	// Record what the SDK itself says, to compute the expected exposures.
 	var mu sync.Mutex
@@ -299,11 +283,7 @@ func TestConcurrentDecide(t *testing.T) {
 	idx := indexDatafile(t, raw)
 	oc := newOptimizely(t, raw)
 	c := newClient(t, func(cfg *flagwire.Config) { cfg.MaxQueueEvents = 50000 })
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	mustAttach(t, c, oc)
 
 	const workers, perWorker = 16, 250
 	flags := []string{"flag_a", "flag_b", "flag_c", "flag_d"}
@@ -351,10 +331,7 @@ func TestDetachStopsEvents(t *testing.T) {
 	idx := indexDatafile(t, raw)
 	oc := newOptimizely(t, raw)
 	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	detach := mustAttach(t, c, oc)
 	first, _ := decideUsers(t, oc, idx, []string{"checkout_flow"}, 0, 400, nil)
 	detach()
 	detach() // idempotent
@@ -560,11 +537,7 @@ func TestConfigUpdatePushesTheDatafile(t *testing.T) {
 	}
 	defer oc.Close()
 	c := newClient(t, nil)
-	detach, err := c.Attach(oc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer detach()
+	mustAttach(t, c, oc)
 
 	want1, rollouts1 := decideUsers(t, oc, indexDatafile(t, v1), []string{"checkout_flow"}, 0, 400, nil)
 	current.Store(v2)
