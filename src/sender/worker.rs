@@ -398,6 +398,14 @@ impl Worker {
         }
     }
 
+    /// Keeps a request buffer for the next request when it is small (a gzip'd body); an
+    /// uncompressed 500 KB one is not worth holding per idle worker.
+    fn keep_wire(&mut self, wire: Vec<u8>) {
+        if wire.capacity() <= WIRE_KEEP_BYTES {
+            self.wire = wire;
+        }
+    }
+
     /// Sends the messages `set` with retries. Every attempt respects the shared pause and takes a
     /// budget token right before it goes on the wire.
     fn send(&mut self, set: &[usize]) -> Sent {
@@ -430,7 +438,7 @@ impl Worker {
             super::envelope_tail(&s.write_key_json, &mut self.tail);
             s.transport.encode_into(&[super::ENVELOPE_HEAD, &self.joined_for(set), &self.tail], &mut wire);
             if !self.take_token() {
-                self.wire = wire;
+                self.keep_wire(wire);
                 return Sent::Deferred;
             }
             self.release_dispatcher();
@@ -440,9 +448,7 @@ impl Worker {
             }
             let started = Instant::now();
             let sent = s.transport.send(&wire, attempt);
-            if wire.capacity() <= WIRE_KEEP_BYTES {
-                self.wire = wire; // a gzip'd body; an uncompressed one is not worth keeping per worker
-            }
+            self.keep_wire(wire);
             let outcome = sent.outcome;
             s.stats.requests.fetch_add(sent.requests.into(), Ordering::Relaxed);
             s.stats.bytes_sent.fetch_add(sent.bytes_sent as u64, Ordering::Relaxed);
